@@ -1,0 +1,181 @@
+/** REST for people: sign-in, sessions, API tokens, accounts and users. */
+import { z } from 'zod';
+import { Role, TetherError } from '@tether/protocol';
+import type { Api } from '../http/api.ts';
+import type { Services } from '../services.ts';
+import { accountScope } from '../audit/visibility.ts';
+import { actorOf } from '../agents/guard.ts';
+import { readCookie, SESSION_COOKIE, sessionCookie } from '../auth/cookies.ts';
+import { SESSION_TTL_SECONDS } from './people.ts';
+
+const MAX_TOKEN_TTL_SECONDS = 365 * 24 * 60 * 60;
+const username = z.string().min(1).max(64).regex(/^[A-Za-z0-9._@-]+$/, 'letters, digits and . _ @ - only');
+
+export function peopleRoutes(api: Api, s: Services): void {
+  api.route({
+    method: 'POST',
+    url: '/api/v1/login',
+    summary: 'Sign in with a password; sets the session cookie',
+    tag: 'people',
+    public: true,
+    body: z.strictObject({ username: z.string().min(1).max(64), password: z.string().min(1).max(1024) }),
+    handler: async ({ body, reply, request }) => {
+      const user = await s.people.signIn(body.username, body.password);
+      if (!user) {
+        await s.audit.append({ kind: 'userLoginFailed', params: { username: body.username, remoteAddr: request.ip } });
+        throw new TetherError('unauthorized', 'wrong username or password');
+      }
+      const cookie = await s.people.createSession(user.id);
+      reply.header('set-cookie', sessionCookie(cookie, SESSION_TTL_SECONDS, s.secure));
+      await s.audit.append({
+        kind: 'userLogin',
+        actor: { id: user.id, name: user.username, role: user.role },
+        accountId: user.account_id,
+        params: { remoteAddr: request.ip },
+      });
+      return { user: userView(user) };
+    },
+  });
+
+  api.route({
+    method: 'POST',
+    url: '/api/v1/logout',
+    summary: 'End the browser session',
+    tag: 'people',
+    handler: async ({ principal, request, reply }) => {
+      const cookie = readCookie(request.headers.cookie, SESSION_COOKIE);
+      if (cookie) await s.people.endSession(cookie);
+      reply.header('set-cookie', sessionCookie('', 0, s.secure));
+      await s.audit.append({ kind: 'userLogout', actor: actorOf(principal), accountId: principal.accountId });
+      return { ok: true };
+    },
+  });
+
+  api.route({
+    method: 'GET',
+    url: '/api/v1/me',
+    summary: 'Who the caller is',
+    tag: 'people',
+    handler: async ({ principal }) => {
+      const user = await s.db.selectFrom('users').selectAll().where('id', '=', principal.userId).executeTakeFirstOrThrow();
+      return { user: userView(user) };
+    },
+  });
+
+  api.route({
+    method: 'POST',
+    url: '/api/v1/api-tokens',
+    summary: 'Create a bearer token for the caller (shown once)',
+    tag: 'people',
+    body: z.strictObject({
+      name: z.string().min(1).max(200),
+      ttlSeconds: z.number().int().positive().max(MAX_TOKEN_TTL_SECONDS).optional(),
+    }),
+    handler: async ({ principal, body }) => {
+      const created = await s.people.createApiToken(principal.userId, body.name, body.ttlSeconds);
+      await s.audit.append({
+        kind: 'apiTokenCreated',
+        actor: actorOf(principal),
+        accountId: principal.accountId,
+        params: { tokenId: created.id, name: body.name, ttlSeconds: body.ttlSeconds },
+      });
+      return created;
+    },
+  });
+
+  api.route({
+    method: 'GET',
+    url: '/api/v1/accounts',
+    summary: 'Accounts the caller may see',
+    tag: 'people',
+    handler: async ({ principal }) => {
+      const rows = await s.db.selectFrom('accounts').selectAll().where(accountScope(principal) as never).orderBy('name').execute();
+      await s.audit.append({ kind: 'accountsListed', actor: actorOf(principal), accountId: principal.accountId, result: { count: rows.length } });
+      return { accounts: rows.map((a) => ({ id: a.id, name: a.name, createdAt: a.created_at })) };
+    },
+  });
+
+  api.route({
+    method: 'POST',
+    url: '/api/v1/accounts',
+    summary: 'Create a customer account (admin)',
+    tag: 'people',
+    body: z.strictObject({ name: z.string().min(1).max(200) }),
+    handler: async ({ principal, body }) => {
+      await s.guard.require(principal, 'account.create');
+      const account = await s.people.createAccount(body.name);
+      await s.audit.append({ kind: 'accountCreated', actor: actorOf(principal), accountId: account.id, params: { name: body.name } });
+      return { account };
+    },
+  });
+
+  api.route({
+    method: 'POST',
+    url: '/api/v1/users',
+    summary: 'Create a user (admin)',
+    tag: 'people',
+    body: z.strictObject({
+      username,
+      displayName: z.string().min(1).max(200).optional(),
+      role: Role,
+      password: z.string().min(12).max(1024).optional(),
+      account: z.string().min(1).max(200).optional(),
+      manager: z.string().min(1).max(64).optional(),
+    }),
+    handler: async ({ principal, body }) => {
+      await s.guard.require(principal, 'user.create');
+      const account = body.account ? await s.people.findAccount(body.account) : undefined;
+      if (body.account && !account) throw new TetherError('not_found', `no account ${JSON.stringify(body.account)}`);
+      const manager = body.manager ? await s.people.findUser(body.manager) : undefined;
+      if (body.manager && manager?.role !== 'manager') throw new TetherError('invalid_request', 'manager must name a user with the manager role');
+      const user = await s.people.createUser({
+        username: body.username,
+        displayName: body.displayName,
+        role: body.role,
+        password: body.password,
+        accountId: account?.id ?? null,
+        managerId: manager?.id ?? null,
+      });
+      await s.audit.append({
+        kind: 'userCreated',
+        actor: actorOf(principal),
+        accountId: account?.id ?? null,
+        params: { userId: user.id, username: body.username, role: body.role, password: body.password },
+      });
+      return { user };
+    },
+  });
+
+  api.route({
+    method: 'GET',
+    url: '/api/v1/users',
+    summary: 'Users the caller may see',
+    tag: 'people',
+    handler: async ({ principal }) => {
+      let query = s.db.selectFrom('users').selectAll().orderBy('username');
+      if (principal.role === 'customer') query = query.where('account_id', '=', principal.accountId);
+      else if (principal.role !== 'admin') query = query.where('id', 'in', [principal.userId, ...principal.reportIds]);
+      const rows = await query.execute();
+      await s.audit.append({ kind: 'usersListed', actor: actorOf(principal), accountId: principal.accountId, result: { count: rows.length } });
+      return { users: rows.map(userView) };
+    },
+  });
+}
+
+function userView(user: {
+  id: string;
+  username: string;
+  display_name: string;
+  role: string;
+  account_id: string | null;
+  manager_id: string | null;
+}) {
+  return {
+    id: user.id,
+    username: user.username,
+    displayName: user.display_name,
+    role: user.role,
+    accountId: user.account_id,
+    managerId: user.manager_id,
+  };
+}

@@ -1,0 +1,112 @@
+/** Accounts, users, API tokens and browser sessions: creating them and signing in. */
+import type { Kysely } from 'kysely';
+import { TetherError, type Role } from '@tether/protocol';
+import type { Database } from '../store/schema.ts';
+import { checkPassword, hashPassword, newId, newSecret, nowIso, sha256 } from '../auth/secrets.ts';
+
+/** Browser sessions last a working week; API tokens until revoked unless given a lifetime. */
+export const SESSION_TTL_SECONDS = 7 * 24 * 60 * 60;
+/** Verifying against this when the user does not exist keeps sign-in time the same either way. */
+const DUMMY_HASH_PASSWORD = 'tether-timing-equaliser';
+
+export interface NewUser {
+  username: string;
+  displayName?: string;
+  role: Role;
+  password?: string;
+  accountId?: string | null;
+  managerId?: string | null;
+}
+
+export class People {
+  private dummyHash: Promise<string> | null = null;
+
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async createAccount(name: string): Promise<{ id: string; name: string }> {
+    const existing = await this.db.selectFrom('accounts').select('id').where('name', '=', name).executeTakeFirst();
+    if (existing) throw new TetherError('conflict', `account ${JSON.stringify(name)} already exists`);
+    const row = { id: newId(), name, created_at: nowIso() };
+    await this.db.insertInto('accounts').values(row).execute();
+    return { id: row.id, name };
+  }
+
+  /** Finds an account by id or by exact name. */
+  async findAccount(idOrName: string) {
+    return this.db
+      .selectFrom('accounts')
+      .selectAll()
+      .where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)]))
+      .executeTakeFirst();
+  }
+
+  async createUser(user: NewUser): Promise<{ id: string; username: string }> {
+    if (user.role === 'customer' && !user.accountId) {
+      throw new TetherError('invalid_request', 'a customer needs an account');
+    }
+    const taken = await this.db.selectFrom('users').select('id').where('username', '=', user.username).executeTakeFirst();
+    if (taken) throw new TetherError('conflict', `username ${JSON.stringify(user.username)} is taken`);
+    const row = {
+      id: newId(),
+      username: user.username,
+      display_name: user.displayName ?? user.username,
+      role: user.role,
+      account_id: user.role === 'customer' ? (user.accountId ?? null) : null,
+      manager_id: user.managerId ?? null,
+      password_hash: user.password ? await hashPassword(user.password) : null,
+      created_at: nowIso(),
+      disabled_at: null,
+    };
+    await this.db.insertInto('users').values(row).execute();
+    return { id: row.id, username: row.username };
+  }
+
+  async findUser(username: string) {
+    return this.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+  }
+
+  async createApiToken(userId: string, name: string, ttlSeconds?: number) {
+    const token = newSecret('tth');
+    const row = {
+      id: newId(),
+      user_id: userId,
+      token_hash: sha256(token),
+      name,
+      created_at: nowIso(),
+      expires_at: ttlSeconds ? new Date(Date.now() + ttlSeconds * 1000).toISOString() : null,
+      revoked_at: null,
+    };
+    await this.db.insertInto('api_tokens').values(row).execute();
+    return { id: row.id, token, expiresAt: row.expires_at };
+  }
+
+  /** Checks a password; answers the same way for an unknown user and a wrong password. */
+  async signIn(username: string, password: string) {
+    const user = await this.findUser(username);
+    if (!user?.password_hash || user.disabled_at) {
+      this.dummyHash ??= hashPassword(DUMMY_HASH_PASSWORD);
+      await checkPassword(await this.dummyHash, password);
+      return null;
+    }
+    return (await checkPassword(user.password_hash, password)) ? user : null;
+  }
+
+  async createSession(userId: string): Promise<string> {
+    const cookie = newSecret('tss');
+    const now = Date.now();
+    await this.db
+      .insertInto('web_sessions')
+      .values({
+        id: sha256(cookie),
+        user_id: userId,
+        created_at: new Date(now).toISOString(),
+        expires_at: new Date(now + SESSION_TTL_SECONDS * 1000).toISOString(),
+      })
+      .execute();
+    return cookie;
+  }
+
+  async endSession(cookie: string): Promise<void> {
+    await this.db.deleteFrom('web_sessions').where('id', '=', sha256(cookie)).execute();
+  }
+}

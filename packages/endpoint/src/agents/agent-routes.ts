@@ -1,0 +1,255 @@
+/** REST for agents: enrollment, listing, revocation, and join tokens. */
+import { z } from 'zod';
+import { EnrollRequest, installCommand, TetherError, type EnrollResponse } from '@tether/protocol';
+import type { Api } from '../http/api.ts';
+import type { Services } from '../services.ts';
+import { agentScope, joinTokenScope } from '../audit/visibility.ts';
+import { newId, nowIso } from '../auth/secrets.ts';
+import { actorOf } from './guard.ts';
+import { parseAgentPublicKey } from './endpoint-key.ts';
+import { JOIN_TOKEN_DEFAULT_TTL_SECONDS, JOIN_TOKEN_MAX_TTL_SECONDS } from './join-tokens.ts';
+
+const IdParams = z.strictObject({ id: z.string().min(1).max(64) });
+const MAX_TOKEN_USES = 10_000;
+
+export function agentRoutes(api: Api, s: Services): void {
+  api.route({
+    method: 'POST',
+    url: '/api/v1/enroll',
+    summary: 'Enroll an agent with a join token and its public key',
+    tag: 'agents',
+    public: true,
+    body: EnrollRequest,
+    handler: async ({ body, request }) => enroll(s, body, request.ip),
+  });
+
+  api.route({
+    method: 'GET',
+    url: '/api/v1/agents',
+    summary: 'List the agents the caller may see',
+    tag: 'agents',
+    query: z.strictObject({ account: z.string().max(200).optional() }),
+    handler: async ({ principal, query }) => {
+      let q = s.db
+        .selectFrom('agents')
+        .innerJoin('accounts', 'accounts.id', 'agents.account_id')
+        .selectAll('agents')
+        .select('accounts.name as account_name')
+        .where(agentScope(principal) as never)
+        .orderBy('agents.name');
+      if (query.account) {
+        q = q.where((eb) => eb.or([eb('accounts.name', '=', query.account!), eb('accounts.id', '=', query.account!)]));
+      }
+      const rows = await q.execute();
+      await s.audit.append({
+        kind: 'agentsListed',
+        actor: actorOf(principal),
+        accountId: principal.accountId,
+        params: { account: query.account },
+        result: { count: rows.length },
+      });
+      return { agents: rows.map(agentView) };
+    },
+  });
+
+  api.route({
+    method: 'GET',
+    url: '/api/v1/agents/:id',
+    summary: 'One agent',
+    tag: 'agents',
+    params: IdParams,
+    handler: async ({ principal, params }) => {
+      const agent = await s.guard.agent(principal, params.id, 'agent.read');
+      const account = await s.db.selectFrom('accounts').select('name').where('id', '=', agent.account_id).executeTakeFirst();
+      await s.audit.append({ kind: 'agentViewed', actor: actorOf(principal), accountId: agent.account_id, agentId: agent.id });
+      return { agent: agentView({ ...agent, account_name: account?.name ?? '' }) };
+    },
+  });
+
+  api.route({
+    method: 'POST',
+    url: '/api/v1/agents/:id/revoke',
+    summary: 'Revoke an agent: its link closes and its key is refused from then on',
+    tag: 'agents',
+    params: IdParams,
+    handler: async ({ principal, params }) => {
+      const agent = await s.guard.agent(principal, params.id, 'agent.revoke');
+      if (!agent.revoked_at) {
+        await s.db.updateTable('agents').set({ revoked_at: nowIso() }).where('id', '=', agent.id).execute();
+      }
+      s.bus.publish(`agent.${agent.id}.revoked`, { agentId: agent.id });
+      await s.audit.append({
+        kind: 'agentRevoked',
+        actor: actorOf(principal),
+        accountId: agent.account_id,
+        agentId: agent.id,
+        result: { alreadyRevoked: Boolean(agent.revoked_at) },
+      });
+      return { agent: { id: agent.id, name: agent.name, revoked: true } };
+    },
+  });
+
+  api.route({
+    method: 'POST',
+    url: '/api/v1/join-tokens',
+    summary: 'Create a join token for an account; the response holds the install one-liner',
+    tag: 'agents',
+    body: z.strictObject({
+      account: z.string().min(1).max(200),
+      ttlSeconds: z.number().int().positive().max(JOIN_TOKEN_MAX_TTL_SECONDS).optional(),
+      maxUses: z.number().int().positive().max(MAX_TOKEN_USES).optional(),
+    }),
+    handler: async ({ principal, body, request }) => {
+      const account = await s.people.findAccount(body.account);
+      if (!account || (principal.role === 'customer' && account.id !== principal.accountId)) {
+        await s.guard.denied(principal, 'join_token.create', { account: body.account }, account?.id ?? null);
+        throw new TetherError('not_found', `no account ${JSON.stringify(body.account)}`);
+      }
+      await s.guard.require(principal, 'join_token.create', account.id);
+      const ttl = body.ttlSeconds ?? JOIN_TOKEN_DEFAULT_TTL_SECONDS;
+      const { token, row } = await s.joinTokens.create(account.id, principal.userId, ttl, body.maxUses ?? 1);
+      await s.audit.append({
+        kind: 'joinTokenCreated',
+        actor: actorOf(principal),
+        accountId: account.id,
+        params: { tokenId: row.id, ttlSeconds: ttl, maxUses: row.max_uses },
+      });
+      const base = s.publicUrl(request);
+      return {
+        id: row.id,
+        token,
+        accountId: account.id,
+        accountName: account.name,
+        expiresAt: row.expires_at,
+        maxUses: row.max_uses,
+        installCommand: installCommand(base, token),
+        agentCommand: `tether agent --endpoint ${base} --join-token ${token} --state ./tether-agent-state`,
+      };
+    },
+  });
+
+  api.route({
+    method: 'GET',
+    url: '/api/v1/join-tokens',
+    summary: 'List join tokens (never the secret)',
+    tag: 'agents',
+    handler: async ({ principal }) => {
+      await s.guard.require(principal, 'join_token.read', principal.accountId);
+      const rows = await s.db.selectFrom('join_tokens').selectAll().where(joinTokenScope(principal) as never).execute();
+      await s.audit.append({ kind: 'joinTokensListed', actor: actorOf(principal), accountId: principal.accountId, result: { count: rows.length } });
+      return {
+        joinTokens: rows.map((r) => ({
+          id: r.id,
+          accountId: r.account_id,
+          createdAt: r.created_at,
+          expiresAt: r.expires_at,
+          maxUses: r.max_uses,
+          uses: r.uses,
+          revokedAt: r.revoked_at,
+        })),
+      };
+    },
+  });
+
+  api.route({
+    method: 'DELETE',
+    url: '/api/v1/join-tokens/:id',
+    summary: 'Revoke a join token',
+    tag: 'agents',
+    params: IdParams,
+    handler: async ({ principal, params }) => {
+      const row = await s.joinTokens.get(params.id);
+      if (!row || (principal.role === 'customer' && row.account_id !== principal.accountId)) {
+        await s.guard.denied(principal, 'join_token.revoke', { tokenId: params.id }, row?.account_id ?? null);
+        throw new TetherError('not_found', 'no such join token');
+      }
+      await s.guard.require(principal, 'join_token.revoke', row.account_id);
+      await s.joinTokens.revoke(row.id);
+      await s.audit.append({ kind: 'joinTokenRevoked', actor: actorOf(principal), accountId: row.account_id, params: { tokenId: row.id } });
+      return { id: row.id, revoked: true };
+    },
+  });
+}
+
+async function enroll(s: Services, body: EnrollRequest, remoteAddr: string): Promise<EnrollResponse> {
+  const key = parseAgentPublicKey(body.publicKey);
+  const attempt = { name: body.name, os: body.os, arch: body.arch, version: body.version, remoteAddr };
+  if (!key) {
+    await s.audit.append({ kind: 'agentEnrollFailed', params: attempt, result: { error: 'public key is not an ssh-ed25519 key' } });
+    throw new TetherError('invalid_request', 'publicKey must be an OpenSSH ssh-ed25519 public key');
+  }
+  try {
+    const agent = await s.db.transaction().execute(async (trx) => {
+      const token = await s.joinTokens.consume(trx, body.token);
+      const taken = await trx.selectFrom('agents').select('id').where('public_key', '=', key.normalized).executeTakeFirst();
+      if (taken) throw new TetherError('conflict', 'this key is already enrolled; use a new state folder');
+      const id = newId();
+      const clash = await trx.selectFrom('agents').select('id').where('account_id', '=', token.account_id).where('name', '=', body.name).executeTakeFirst();
+      const row = {
+        id,
+        name: clash ? `${body.name}-${id.slice(0, 4)}` : body.name,
+        account_id: token.account_id,
+        public_key: key.normalized,
+        os: body.os,
+        arch: body.arch,
+        version: body.version,
+        hostname: body.hostname ?? null,
+        join_token_id: token.id,
+        enrolled_at: nowIso(),
+        revoked_at: null,
+        last_seen_at: null,
+        connected_node: null,
+        connection_id: null,
+        connected_at: null,
+        remote_addr: remoteAddr,
+      };
+      await trx.insertInto('agents').values(row).execute();
+      return row;
+    });
+    await s.audit.append({
+      kind: 'agentEnrolled',
+      accountId: agent.account_id,
+      agentId: agent.id,
+      params: { ...attempt, joinTokenId: agent.join_token_id, publicKey: key.normalized },
+      result: { agentId: agent.id, name: agent.name },
+    });
+    return { agentId: agent.id, accountId: agent.account_id, name: agent.name, endpointPublicKey: s.endpointKey.publicKey };
+  } catch (error) {
+    if (error instanceof TetherError) {
+      await s.audit.append({ kind: 'agentEnrollFailed', params: attempt, result: { error: error.toWire() } });
+    }
+    throw error;
+  }
+}
+
+export function agentView(row: {
+  id: string;
+  name: string;
+  account_id: string;
+  account_name: string;
+  os: string;
+  arch: string;
+  version: string;
+  hostname: string | null;
+  connected_node: string | null;
+  connected_at: string | null;
+  last_seen_at: string | null;
+  enrolled_at: string;
+  revoked_at: string | null;
+}) {
+  return {
+    id: row.id,
+    name: row.name,
+    accountId: row.account_id,
+    accountName: row.account_name,
+    online: row.connected_node !== null,
+    os: row.os,
+    arch: row.arch,
+    version: row.version,
+    hostname: row.hostname,
+    connectedAt: row.connected_at,
+    lastSeenAt: row.last_seen_at,
+    enrolledAt: row.enrolled_at,
+    revokedAt: row.revoked_at,
+  };
+}

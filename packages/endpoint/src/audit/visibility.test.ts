@@ -1,0 +1,331 @@
+/** The visibility matrix: every role × every kind of record × own / same account / another's. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Role } from '@tether/protocol';
+import type { Principal } from '../auth/principal.ts';
+import { storeBackends, type TestStore } from '../store/test-stores.ts';
+import {
+  accountScope,
+  agentScope,
+  auditScope,
+  canSeeAgent,
+  canSeeAuditEvent,
+  joinTokenScope,
+  may,
+  type Action,
+} from './visibility.ts';
+
+const NOW = '2025-01-01T00:00:00.000Z';
+
+const PEOPLE = {
+  admin: person('u-admin', 'admin', null),
+  manager: person('u-manager', 'manager', null, ['u-eng']),
+  engineer: person('u-eng', 'engineer', null),
+  customer: person('u-cust', 'customer', 'acme'),
+  accountless: person('u-lost', 'customer', null),
+  unknownRole: person('u-odd', 'auditor' as Role, null),
+} satisfies Record<string, Principal>;
+
+type Who = keyof typeof PEOPLE;
+
+/** Actors: u-eng reports to u-manager, u-eng2 does not; u-cust2 shares acme with u-cust. */
+const EVENTS = {
+  'admin-none': { actor_id: 'u-admin', account_id: null },
+  'manager-acme': { actor_id: 'u-manager', account_id: 'acme' },
+  'eng-acme': { actor_id: 'u-eng', account_id: 'acme' },
+  'eng-globex': { actor_id: 'u-eng', account_id: 'globex' },
+  'eng2-acme': { actor_id: 'u-eng2', account_id: 'acme' },
+  'eng2-globex': { actor_id: 'u-eng2', account_id: 'globex' },
+  'cust-acme': { actor_id: 'u-cust', account_id: 'acme' },
+  'cust2-acme': { actor_id: 'u-cust2', account_id: 'acme' },
+  'custg-globex': { actor_id: 'u-custg', account_id: 'globex' },
+  'system-acme': { actor_id: null, account_id: 'acme' },
+} satisfies Record<string, { actor_id: string | null; account_id: string | null }>;
+
+const AUDIT_ROWS: Array<{ name: string; who: Who; event: keyof typeof EVENTS; sees: boolean }> = [
+  { name: 'admin sees its own event', who: 'admin', event: 'admin-none', sees: true },
+  { name: "admin sees an engineer's event", who: 'admin', event: 'eng-acme', sees: true },
+  { name: "admin sees another account's event", who: 'admin', event: 'custg-globex', sees: true },
+  { name: 'admin sees a system event', who: 'admin', event: 'system-acme', sees: true },
+
+  { name: 'manager sees its own event', who: 'manager', event: 'manager-acme', sees: true },
+  { name: "manager sees its report's event", who: 'manager', event: 'eng-acme', sees: true },
+  { name: "manager sees its report's other-account event", who: 'manager', event: 'eng-globex',
+    sees: true },
+  { name: "manager does not see a non-report's event", who: 'manager', event: 'eng2-acme',
+    sees: false },
+  { name: "manager does not see a non-report's other-account event", who: 'manager',
+    event: 'eng2-globex', sees: false },
+  { name: "manager does not see a customer's event", who: 'manager', event: 'cust-acme',
+    sees: false },
+  { name: "manager does not see another account's event", who: 'manager', event: 'custg-globex',
+    sees: false },
+  { name: 'manager does not see a system event', who: 'manager', event: 'system-acme',
+    sees: false },
+  { name: "manager does not see an admin's event", who: 'manager', event: 'admin-none',
+    sees: false },
+
+  { name: 'engineer sees its own event', who: 'engineer', event: 'eng-acme', sees: true },
+  { name: 'engineer sees its own other-account event', who: 'engineer', event: 'eng-globex',
+    sees: true },
+  { name: "engineer does not see a colleague's event", who: 'engineer', event: 'eng2-acme',
+    sees: false },
+  { name: "engineer does not see its manager's event", who: 'engineer', event: 'manager-acme',
+    sees: false },
+  { name: "engineer does not see a customer's event", who: 'engineer', event: 'cust-acme',
+    sees: false },
+  { name: "engineer does not see another account's event", who: 'engineer',
+    event: 'custg-globex', sees: false },
+  { name: 'engineer does not see a system event', who: 'engineer', event: 'system-acme',
+    sees: false },
+
+  { name: 'customer sees its own event', who: 'customer', event: 'cust-acme', sees: true },
+  { name: "customer sees a same-account customer's event", who: 'customer', event: 'cust2-acme',
+    sees: true },
+  { name: "customer sees an engineer's event on its account", who: 'customer', event: 'eng-acme',
+    sees: true },
+  { name: 'customer sees a system event on its account', who: 'customer', event: 'system-acme',
+    sees: true },
+  { name: "customer does not see another account's event", who: 'customer',
+    event: 'custg-globex', sees: false },
+  { name: "customer does not see an engineer's event elsewhere", who: 'customer',
+    event: 'eng-globex', sees: false },
+  { name: "customer does not see an admin's accountless event", who: 'customer',
+    event: 'admin-none', sees: false },
+
+  { name: 'customer without an account sees nothing', who: 'accountless', event: 'system-acme',
+    sees: false },
+  { name: 'an unknown role sees nothing', who: 'unknownRole', event: 'eng-acme', sees: false },
+];
+
+const AGENTS = { 'agent-acme': 'acme', 'agent-globex': 'globex' } as const;
+
+const AGENT_ROWS: Array<{ name: string; who: Who; agent: keyof typeof AGENTS; sees: boolean }> = [
+  { name: 'admin sees an acme agent', who: 'admin', agent: 'agent-acme', sees: true },
+  { name: 'admin sees a globex agent', who: 'admin', agent: 'agent-globex', sees: true },
+  { name: 'manager sees an acme agent', who: 'manager', agent: 'agent-acme', sees: true },
+  { name: 'manager sees a globex agent', who: 'manager', agent: 'agent-globex', sees: true },
+  { name: 'engineer sees an acme agent', who: 'engineer', agent: 'agent-acme', sees: true },
+  { name: 'engineer sees a globex agent', who: 'engineer', agent: 'agent-globex', sees: true },
+  { name: "customer sees its own account's agent", who: 'customer', agent: 'agent-acme',
+    sees: true },
+  { name: "customer does not see another account's agent", who: 'customer',
+    agent: 'agent-globex', sees: false },
+  { name: 'customer without an account sees no agent', who: 'accountless', agent: 'agent-acme',
+    sees: false },
+  { name: 'an unknown role sees no agent', who: 'unknownRole', agent: 'agent-acme', sees: false },
+];
+
+const TOKENS = {
+  'token-own': { account_id: 'acme', created_by: 'u-cust' },
+  'token-colleague': { account_id: 'acme', created_by: 'u-admin' },
+  'token-globex': { account_id: 'globex', created_by: 'u-custg' },
+} as const;
+
+const TOKEN_ROWS: Array<{ name: string; who: Who; token: keyof typeof TOKENS; sees: boolean }> = [
+  { name: 'admin sees a token on acme', who: 'admin', token: 'token-own', sees: true },
+  { name: 'admin sees a token on globex', who: 'admin', token: 'token-globex', sees: true },
+  { name: 'manager does not see a token on acme', who: 'manager', token: 'token-colleague',
+    sees: false },
+  { name: 'engineer does not see a token on acme', who: 'engineer', token: 'token-colleague',
+    sees: false },
+  { name: 'customer sees its own token', who: 'customer', token: 'token-own', sees: true },
+  { name: "customer sees someone else's token on its account", who: 'customer',
+    token: 'token-colleague', sees: true },
+  { name: "customer does not see another account's token", who: 'customer',
+    token: 'token-globex', sees: false },
+];
+
+const ACCOUNT_ROWS: Array<{ name: string; who: Who; account: string; sees: boolean }> = [
+  { name: 'admin sees acme', who: 'admin', account: 'acme', sees: true },
+  { name: 'admin sees globex', who: 'admin', account: 'globex', sees: true },
+  { name: 'manager sees globex', who: 'manager', account: 'globex', sees: true },
+  { name: 'engineer sees globex', who: 'engineer', account: 'globex', sees: true },
+  { name: 'customer sees its own account', who: 'customer', account: 'acme', sees: true },
+  { name: 'customer does not see another account', who: 'customer', account: 'globex',
+    sees: false },
+];
+
+type Reach = 'all' | 'own' | 'none';
+
+/** The brief's rules, written independently of the module: admin, manager, engineer, customer. */
+const ACTION_RULES: Array<[Action, Reach, Reach, Reach, Reach]> = [
+  ['agent.read', 'all', 'all', 'all', 'own'],
+  ['agent.exec', 'all', 'all', 'all', 'own'],
+  ['agent.revoke', 'all', 'none', 'none', 'own'],
+  ['join_token.create', 'all', 'none', 'none', 'own'],
+  ['join_token.read', 'all', 'none', 'none', 'own'],
+  ['join_token.revoke', 'all', 'none', 'none', 'own'],
+  ['account.create', 'all', 'none', 'none', 'none'],
+  ['account.read', 'all', 'all', 'all', 'own'],
+  ['user.create', 'all', 'none', 'none', 'none'],
+  ['user.read', 'all', 'all', 'all', 'own'],
+  ['audit.read', 'all', 'all', 'all', 'all'],
+  ['audit.verify', 'all', 'none', 'none', 'none'],
+];
+
+const TARGETS = [
+  { label: "the customer's own account", target: { accountId: 'acme' }, own: true },
+  { label: 'another account', target: { accountId: 'globex' }, own: false },
+  { label: 'no particular account', target: undefined, own: true },
+];
+
+const ACTION_ROWS = ACTION_RULES.flatMap(([action, ...reaches]) =>
+  (['admin', 'manager', 'engineer', 'customer'] as const).flatMap((who, i) =>
+    TARGETS.map(({ label, target, own }) => {
+      const allowed = reaches[i] === 'all' || (reaches[i] === 'own' && own);
+      const verb = allowed ? 'may' : 'may not';
+      return { name: `${who} ${verb} ${action} on ${label}`, who, action, target, allowed };
+    }),
+  ),
+);
+
+describe('visibility - actions', () => {
+  it.each(named(ACTION_ROWS))('visibility - %s', (_, { who, action, target, allowed }) => {
+    expect(may(PEOPLE[who], action, target)).toBe(allowed);
+  });
+
+  it('visibility - a customer without an account may not act on an accountless target', () => {
+    expect(may(PEOPLE.accountless, 'agent.exec', { accountId: null })).toBe(false);
+  });
+
+  it('visibility - an unknown role may do nothing', () => {
+    expect(may(PEOPLE.unknownRole, 'audit.read')).toBe(false);
+  });
+});
+
+describe.each(storeBackends())('visibility on $name', (backend) => {
+  let store: TestStore;
+
+  beforeAll(async () => {
+    store = await backend.open();
+    await seed(store);
+  });
+
+  afterAll(async () => {
+    await store?.cleanup();
+  });
+
+  it.each(named(AUDIT_ROWS))('visibility - %s', async (_, { who, event, sees }) => {
+    const p = PEOPLE[who];
+    const found = await store.db
+      .selectFrom('audit_events')
+      .select('id')
+      .where(auditScope(p))
+      .where('id', '=', event)
+      .execute();
+    expect(canSeeAuditEvent(p, EVENTS[event])).toBe(sees);
+    expect(found.length === 1).toBe(sees);
+  });
+
+  it.each(named(AGENT_ROWS))('visibility - %s', async (_, { who, agent, sees }) => {
+    const p = PEOPLE[who];
+    const found = await store.db
+      .selectFrom('agents')
+      .select('id')
+      .where(agentScope(p))
+      .where('id', '=', agent)
+      .execute();
+    expect(canSeeAgent(p, { account_id: AGENTS[agent] })).toBe(sees);
+    expect(found.length === 1).toBe(sees);
+  });
+
+  it.each(named(TOKEN_ROWS))('visibility - %s', async (_, { who, token, sees }) => {
+    const p = PEOPLE[who];
+    const found = await store.db
+      .selectFrom('join_tokens')
+      .select('id')
+      .where(joinTokenScope(p))
+      .where('id', '=', token)
+      .execute();
+    expect(may(p, 'join_token.read', { accountId: TOKENS[token].account_id })).toBe(sees);
+    expect(found.length === 1).toBe(sees);
+  });
+
+  it.each(named(ACCOUNT_ROWS))('visibility - %s', async (_, { who, account, sees }) => {
+    const p = PEOPLE[who];
+    const found = await store.db
+      .selectFrom('accounts')
+      .select('id')
+      .where(accountScope(p))
+      .where('id', '=', account)
+      .execute();
+    expect(may(p, 'account.read', { accountId: account })).toBe(sees);
+    expect(found.length === 1).toBe(sees);
+  });
+});
+
+/** `[name, row]` pairs, so that `%s` prints each row's name as it is written. */
+function named<T extends { name: string }>(rows: T[]): Array<[string, T]> {
+  return rows.map((row) => [row.name, row]);
+}
+
+function person(
+  userId: string,
+  role: Role,
+  accountId: string | null,
+  reportIds: string[] = [],
+): Principal {
+  return { userId, username: userId.slice(2), role, accountId, reportIds };
+}
+
+async function seed(store: TestStore): Promise<void> {
+  const { db } = store;
+  await db
+    .insertInto('accounts')
+    .values(['acme', 'globex'].map((id) => ({ id, name: id, created_at: NOW })))
+    .execute();
+
+  await db
+    .insertInto('agents')
+    .values(
+      Object.entries(AGENTS).map(([id, account_id]) => ({
+        id,
+        name: id,
+        account_id,
+        public_key: `ssh-ed25519 ${id}`,
+        os: 'linux',
+        arch: 'x64',
+        version: '0.1.0',
+        enrolled_at: NOW,
+      })),
+    )
+    .execute();
+
+  await db
+    .insertInto('join_tokens')
+    .values(
+      Object.entries(TOKENS).map(([id, token]) => ({
+        id,
+        token_hash: `hash-${id}`,
+        ...token,
+        created_at: NOW,
+        expires_at: NOW,
+        max_uses: 1,
+        uses: 0,
+      })),
+    )
+    .execute();
+
+  await db
+    .insertInto('audit_events')
+    .values(
+      Object.entries(EVENTS).map(([id, who], i) => ({
+        seq: i + 1,
+        id,
+        time: NOW,
+        code: 'T3000I',
+        event: 'exec',
+        ...who,
+        actor_name: who.actor_id,
+        actor_role: null,
+        agent_id: null,
+        ticket_id: null,
+        session_id: null,
+        params: '{}',
+        result: '{}',
+        prev_hash: '',
+        hash: '',
+      })),
+    )
+    .execute();
+}

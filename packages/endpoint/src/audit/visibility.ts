@@ -1,0 +1,155 @@
+/** Who sees which records and may do what: the one module that decides, for code and for SQL. */
+/*
+ * | role     | sees audit events           | sees agents    | may                              |
+ * |----------|-----------------------------|----------------|----------------------------------|
+ * | admin    | all                         | all            | everything                       |
+ * | manager  | theirs and their reports'   | all            | what an engineer may             |
+ * | engineer | their own                   | all            | read and exec on any agent       |
+ * | customer | all on their account        | their account's| exec, revoke, join tokens there  |
+ *
+ * Staff serve every account, so they see every agent and account; what they did is what they
+ * see of the record. This module only decides. Callers answer a record the caller may not see
+ * with 404, never 403, so an id leaks nothing about what exists; 403 is only for a record the
+ * caller sees but may not act on. Callers audit every denied attempt (`AUDIT.accessDenied`).
+ * Whether a customer's account enables self-service, and its consent policy, is decided on top
+ * of this by the policy code: `may` says only that the role can ever do it there.
+ */
+import type { Expression, ExpressionBuilder, SqlBool } from 'kysely';
+import type { Role } from '@tether/protocol';
+import type { Principal } from '../auth/principal.ts';
+import type { Database } from '../store/schema.ts';
+
+export type Action =
+  | 'agent.read'
+  | 'agent.exec'
+  | 'agent.revoke'
+  | 'join_token.create'
+  | 'join_token.read'
+  | 'join_token.revoke'
+  | 'account.create'
+  | 'account.read'
+  | 'user.create'
+  | 'user.read'
+  | 'audit.read'
+  | 'audit.verify';
+
+/** How far a role's right reaches: every account, only the caller's own account, or nowhere. */
+type Reach = 'all' | 'own' | 'none';
+
+const RULES: Record<Action, Record<Role, Reach>> = {
+  'agent.read': { admin: 'all', manager: 'all', engineer: 'all', customer: 'own' },
+  // Customers run commands on their own servers as self-service; policy may still switch it off.
+  'agent.exec': { admin: 'all', manager: 'all', engineer: 'all', customer: 'own' },
+  'agent.revoke': { admin: 'all', manager: 'none', engineer: 'none', customer: 'own' },
+  'join_token.create': { admin: 'all', manager: 'none', engineer: 'none', customer: 'own' },
+  'join_token.read': { admin: 'all', manager: 'none', engineer: 'none', customer: 'own' },
+  'join_token.revoke': { admin: 'all', manager: 'none', engineer: 'none', customer: 'own' },
+  'account.create': { admin: 'all', manager: 'none', engineer: 'none', customer: 'none' },
+  'account.read': { admin: 'all', manager: 'all', engineer: 'all', customer: 'own' },
+  'user.create': { admin: 'all', manager: 'none', engineer: 'none', customer: 'none' },
+  'user.read': { admin: 'all', manager: 'all', engineer: 'all', customer: 'own' },
+  // Everyone may read the audit log; which events they get is `canSeeAuditEvent`/`auditScope`.
+  'audit.read': { admin: 'all', manager: 'all', engineer: 'all', customer: 'all' },
+  'audit.verify': { admin: 'all', manager: 'none', engineer: 'none', customer: 'none' },
+};
+
+type Scope<T extends keyof Database> = (eb: ExpressionBuilder<Database, T>) => Expression<SqlBool>;
+
+/**
+ * Whether `p` may do `action` on a record of `target`'s account. Without a target it answers
+ * whether the role may do it anywhere at all (a list the caller then narrows with a scope).
+ */
+export function may(p: Principal, action: Action, target?: { accountId: string | null }): boolean {
+  const reach = reachOf(p, action);
+  if (reach !== 'own' || target === undefined) return reach !== 'none';
+  return ownAccount(p, target.accountId);
+}
+
+export function canSeeAgent(p: Principal, agent: { account_id: string }): boolean {
+  return may(p, 'agent.read', { accountId: agent.account_id });
+}
+
+export function canSeeAuditEvent(
+  p: Principal,
+  ev: { actor_id: string | null; account_id: string | null },
+): boolean {
+  switch (p.role) {
+    case 'admin':
+      return true;
+    case 'customer':
+      return ownAccount(p, ev.account_id);
+    case 'engineer':
+      return ev.actor_id !== null && ev.actor_id === p.userId;
+    case 'manager':
+      return ev.actor_id !== null && teamOf(p).includes(ev.actor_id);
+    default:
+      return false;
+  }
+}
+
+/** `db.selectFrom('audit_events').where(auditScope(p))` returns exactly what `p` may see. */
+export function auditScope(p: Principal): Scope<'audit_events'> {
+  return (eb) => {
+    switch (p.role) {
+      case 'admin':
+        return everything(eb);
+      case 'customer':
+        return p.accountId === null ? nothing(eb) : eb('account_id', '=', p.accountId);
+      case 'engineer':
+        return eb('actor_id', '=', p.userId);
+      case 'manager':
+        return eb('actor_id', 'in', teamOf(p));
+      default:
+        return nothing(eb);
+    }
+  };
+}
+
+/** `db.selectFrom('agents').where(agentScope(p))`: the agents `canSeeAgent` allows. */
+export function agentScope(p: Principal): Scope<'agents'> {
+  return (eb) => byAccount(eb, p, reachOf(p, 'agent.read'), eb.ref('account_id'));
+}
+
+/** `db.selectFrom('join_tokens').where(joinTokenScope(p))`: the tokens `p` may read. */
+export function joinTokenScope(p: Principal): Scope<'join_tokens'> {
+  return (eb) => byAccount(eb, p, reachOf(p, 'join_token.read'), eb.ref('account_id'));
+}
+
+/** `db.selectFrom('accounts').where(accountScope(p))`: the accounts `p` may read. */
+export function accountScope(p: Principal): Scope<'accounts'> {
+  return (eb) => byAccount(eb, p, reachOf(p, 'account.read'), eb.ref('id'));
+}
+
+function reachOf(p: Principal, action: Action): Reach {
+  // A role this table does not know (bad data, an older token) reaches nothing.
+  return RULES[action]?.[p.role] ?? 'none';
+}
+
+function ownAccount(p: Principal, accountId: string | null): boolean {
+  return p.accountId !== null && accountId === p.accountId;
+}
+
+function teamOf(p: Principal): string[] {
+  return [p.userId, ...p.reportIds];
+}
+
+function byAccount<T extends keyof Database>(
+  eb: ExpressionBuilder<Database, T>,
+  p: Principal,
+  reach: Reach,
+  column: Expression<string>,
+): Expression<SqlBool> {
+  if (reach === 'all') return everything(eb);
+  if (reach === 'none' || p.accountId === null) return nothing(eb);
+  return eb(column, '=', p.accountId);
+}
+
+/** Kysely renders an empty `and` as `1 = 1`, which SQLite and PostgreSQL both accept. */
+function everything<T extends keyof Database>(eb: ExpressionBuilder<Database, T>) {
+  return eb.and([]);
+}
+
+/** Kysely renders an empty `or` as `1 = 0`. */
+function nothing<T extends keyof Database>(eb: ExpressionBuilder<Database, T>) {
+  return eb.or([]);
+}

@@ -1,0 +1,182 @@
+/** Builds one endpoint process: store, bus, audit, agent hub, HTTP and WebSocket routes. */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import websocket from '@fastify/websocket';
+import pino, { type Logger } from 'pino';
+import { AuditLog } from './audit/audit-log.ts';
+import { auditRoutes } from './audit/audit-routes.ts';
+import { AgentHub } from './agents/agent-hub.ts';
+import { agentRoutes } from './agents/agent-routes.ts';
+import { loadEndpointKey } from './agents/endpoint-key.ts';
+import { Guard } from './agents/guard.ts';
+import { JoinTokens } from './agents/join-tokens.ts';
+import { People } from './accounts/people.ts';
+import { peopleRoutes } from './accounts/people-routes.ts';
+import { Authenticator } from './auth/authenticate.ts';
+import { openBus } from './bus/index.ts';
+import { registerDownloads } from './downloads/routes.ts';
+import { ExecService } from './exec/exec-service.ts';
+import { execRoutes } from './exec/exec-routes.ts';
+import { serveRemoteExecs } from './exec/remote-exec.ts';
+import { Api } from './http/api.ts';
+import { installErrorHandling } from './http/errors.ts';
+import { openStore } from './store/store.ts';
+import type { Services } from './services.ts';
+
+/** JSON bodies: the largest legal one is an exec with 1 MiB of stdin. */
+const BODY_LIMIT_BYTES = 2 * 1024 * 1024;
+/** Browser and CLI socket messages are small control frames. */
+const WS_MAX_MESSAGE_BYTES = 1024 * 1024;
+const ADMIN_USERNAME = 'admin';
+
+export interface EndpointOptions {
+  dataDir: string;
+  listen: { host: string; port: number };
+  dbUrl?: string;
+  busUrl?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  trustProxy?: boolean;
+  /** The URL agents and browsers use, when it differs from what requests say (a proxy). */
+  publicUrl?: string;
+  logLevel?: string;
+  logger?: Logger;
+  /** Where `npm run build:agent` put the executables; defaults to the repo's dist/agent. */
+  distDir?: string;
+}
+
+export interface RunningEndpoint {
+  url: string;
+  nodeId: string;
+  adminToken: string;
+  app: FastifyInstance;
+  services: Services;
+  close(): Promise<void>;
+}
+
+export async function startEndpoint(options: EndpointOptions): Promise<RunningEndpoint> {
+  const log = options.logger ?? pino({ level: options.logLevel ?? 'info', base: { app: 'tether-endpoint' } });
+  const dataDir = resolve(options.dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const nodeId = loadNodeId(dataDir);
+  const nodeLog = log.child({ node: nodeId });
+
+  const store = await openStore({ url: options.dbUrl, dataDir });
+  const bus = await openBus(options.busUrl, {
+    onError: (err: unknown, subject: string) => nodeLog.error({ err, subject }, 'bus handler failed'),
+  });
+  const audit = new AuditLog({ store, bus, logger: nodeLog.child({ module: 'audit' }) });
+  const endpointKey = await loadEndpointKey(store.db);
+  const people = new People(store.db);
+  const hub = new AgentHub({ db: store.db, bus, audit, key: endpointKey, nodeId, log: nodeLog.child({ module: 'hub' }) });
+  const exec = new ExecService({ db: store.db, bus, hub, audit, nodeId, log: nodeLog.child({ module: 'exec' }) });
+  const secure = Boolean(options.tlsCert);
+  const services: Services = {
+    db: store.db,
+    bus,
+    audit,
+    guard: new Guard(store.db, audit),
+    people,
+    joinTokens: new JoinTokens(store.db),
+    hub,
+    exec,
+    auth: new Authenticator(store.db),
+    endpointKey,
+    nodeId,
+    log: nodeLog,
+    secure,
+    publicUrl: (request: FastifyRequest) =>
+      (options.publicUrl ?? `${request.protocol}://${request.headers.host ?? request.hostname}`).replace(/\/$/, ''),
+  };
+  const adminToken = await ensureAdmin(services, dataDir);
+
+  const app = Fastify({
+    loggerInstance: nodeLog.child({ module: 'http' }),
+    disableRequestLogging: true,
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: options.trustProxy ?? false,
+    https: secure
+      ? { cert: readFileSync(options.tlsCert as string), key: readFileSync(options.tlsKey as string) }
+      : null,
+  }) as unknown as FastifyInstance;
+  await app.register(websocket, { options: { maxPayload: WS_MAX_MESSAGE_BYTES, perMessageDeflate: false } });
+  installErrorHandling(app);
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.debug({ method: request.method, url: request.url.split('?')[0], status: reply.statusCode }, 'request');
+  });
+
+  const api = new Api(app, (request) => services.auth.fromRequest(request));
+  app.get('/healthz', async () => ({ ok: true, node: nodeId, agents: hub.localCount }));
+  app.get('/api/v1/openapi.json', async () => api.openApi());
+  peopleRoutes(api, services);
+  agentRoutes(api, services);
+  execRoutes(api, app, services);
+  auditRoutes(api, app, services);
+  await registerDownloads(app, {
+    distDir: options.distDir ?? resolve(import.meta.dirname, '../../../dist/agent'),
+    publicUrl: services.publicUrl,
+  });
+
+  await hub.start(app);
+  const stopRelay = serveRemoteExecs(bus, nodeId, hub, nodeLog.child({ module: 'relay' }));
+  const interrupted = await exec.recoverInterrupted();
+  if (interrupted > 0) nodeLog.warn({ interrupted }, 'marked commands cut off by the last stop as interrupted');
+
+  await app.listen({ host: options.listen.host, port: options.listen.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.listen.port;
+  const url = `${secure ? 'https' : 'http'}://${hostForUrl(options.listen.host)}:${port}`;
+  nodeLog.info({ url, db: store.dialect, bus: options.busUrl ? 'nats' : 'memory' }, 'endpoint listening');
+
+  let closing: Promise<void> | null = null;
+  return {
+    url,
+    nodeId,
+    adminToken,
+    app,
+    services,
+    close: () =>
+      (closing ??= (async () => {
+        stopRelay();
+        await hub.stop();
+        await app.close();
+        await bus.close();
+        await store.close();
+        nodeLog.info('endpoint stopped');
+      })()),
+  };
+}
+
+/** A stable id per data folder, so a restarted process knows which links and commands were its own. */
+function loadNodeId(dataDir: string): string {
+  const file = join(dataDir, 'node-id');
+  if (!existsSync(file)) writeFileSync(file, `node-${randomBytes(6).toString('hex')}\n`, { mode: 0o600 });
+  return readFileSync(file, 'utf8').trim();
+}
+
+/** Creates the admin on first start and an admin API token in `admin.token` (0600). */
+async function ensureAdmin(s: Services, dataDir: string): Promise<string> {
+  const tokenFile = join(dataDir, 'admin.token');
+  if (existsSync(tokenFile)) return readFileSync(tokenFile, 'utf8').trim();
+  let admin = await s.people.findUser(ADMIN_USERNAME);
+  if (!admin) {
+    const created = await s.people.createUser({ username: ADMIN_USERNAME, displayName: 'Administrator', role: 'admin' });
+    await s.audit.append({ kind: 'userCreated', params: { userId: created.id, username: ADMIN_USERNAME, role: 'admin' } });
+    admin = await s.people.findUser(ADMIN_USERNAME);
+  }
+  const { token, id } = await s.people.createApiToken(admin!.id, `admin token in ${dataDir}`);
+  await s.audit.append({
+    kind: 'apiTokenCreated',
+    actor: { id: admin!.id, name: ADMIN_USERNAME, role: 'admin' },
+    params: { tokenId: id, file: tokenFile },
+  });
+  writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+  return token;
+}
+
+function hostForUrl(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}

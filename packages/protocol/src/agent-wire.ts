@@ -1,0 +1,43 @@
+/** What agent and endpoint agree on: paths, enrollment messages, the exec request on SSH. */
+import { z } from 'zod';
+
+export const AGENT_CONNECT_PATH = '/agent/v1/connect';
+export const ENROLL_PATH = '/api/v1/enroll';
+/** The agent names itself on the upgrade; its SSH host key then has to match the pinned key. */
+export const AGENT_ID_HEADER = 'x-tether-agent-id';
+export const AGENT_VERSION = '0.1.0';
+
+/** The SSH username the endpoint authenticates as; the key, not the name, is what counts. */
+export const ENDPOINT_SSH_USER = 'tether-endpoint';
+
+export const EnrollRequest = z.strictObject({
+  token: z.string().min(1).max(512),
+  publicKey: z.string().min(1).max(1024),
+  name: z.string().min(1).max(253).regex(/^[^\u0000-\u001f\u007f]+$/, 'control characters'),
+  os: z.string().max(64),
+  arch: z.string().max(64),
+  version: z.string().max(64),
+  hostname: z.string().max(253).optional(),
+});
+export type EnrollRequest = z.infer<typeof EnrollRequest>;
+
+export interface EnrollResponse {
+  agentId: string;
+  accountId: string;
+  name: string;
+  /** The endpoint's SSH public key, OpenSSH format; the agent pins it. */
+  endpointPublicKey: string;
+}
+
+/** The command of an SSH `exec` request from the endpoint: JSON, validated by the agent. */
+export const AgentExecCommand = z.strictObject({
+  argv: z.array(z.string()).min(1).optional(),
+  command: z.string().min(1).optional(),
+  cwd: z.string().optional(),
+  env: z.record(z.string(), z.string()).optional(),
+  timeoutMs: z.number().int().positive(),
+});
+export type AgentExecCommand = z.infer<typeof AgentExecCommand>;
+
+/** The exit-signal description an agent sends when it killed a command at its deadline. */
+export const EXEC_TIMEOUT_DESCRIPTION = 'timeout';

@@ -1,0 +1,8 @@
+/** Shared by agent, endpoint, CLI and site: messages, codecs, error shapes and audit codes. */
+export * from './errors.ts';
+export * from './audit-codes.ts';
+export * from './roles.ts';
+export * from './exec.ts';
+export * from './agent-wire.ts';
+export * from './live.ts';
+export * from './install.ts';

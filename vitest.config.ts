@@ -1,0 +1,14 @@
+/** One vitest run for every package; tests live beside their code. */
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['packages/*/src/**/*.test.ts', 'scripts/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    // Two cores here: more workers than that only make the timing-sensitive link tests flaky.
+    maxWorkers: 2,
+    teardownTimeout: 10_000,
+  },
+});
