@@ -1,7 +1,10 @@
 /** The agent's identity on disk: its SSH host key and what enrollment gave it. */
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { utils } from 'ssh2';
+import ssh2 from 'ssh2';
+
+// ssh2 is CommonJS; Node's ESM loader cannot see its named exports, so take them from the default.
+const { utils } = ssh2;
 
 const IDENTITY_FILE = 'identity.json';
 const HOST_KEY_FILE = 'host_key';

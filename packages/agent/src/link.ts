@@ -1,7 +1,7 @@
 /** The agent's one link to the endpoint: WebSocket, SSH-2 inside it, reconnect with backoff. */
 import { EventEmitter } from 'node:events';
 import { arch, hostname, platform } from 'node:os';
-import { Server, utils, type Connection, type ParsedKey } from 'ssh2';
+import ssh2, { type Connection, type ParsedKey } from 'ssh2';
 import WebSocket, { createWebSocketStream } from 'ws';
 import type { Logger } from 'pino';
 import { AGENT_CONNECT_PATH, AGENT_ID_HEADER, AGENT_VERSION } from '@tether/protocol';
@@ -40,7 +40,7 @@ export class AgentLink extends EventEmitter<LinkEvents> {
     private readonly log: Logger,
   ) {
     super();
-    const parsed = utils.parseKey(identity.endpointPublicKey);
+    const parsed = ssh2.utils.parseKey(identity.endpointPublicKey);
     if (parsed instanceof Error) throw new Error('pinned endpoint key is unreadable', { cause: parsed });
     this.endpointKey = parsed;
   }
@@ -100,7 +100,7 @@ export class AgentLink extends EventEmitter<LinkEvents> {
   private serveSsh(socket: WebSocket, alive: () => void): void {
     const stream = createWebSocketStream(socket);
     stream.on('error', () => socket.terminate());
-    const server = new Server({ hostKeys: [this.hostKey.privateKey] }, (client) => {
+    const server = new ssh2.Server({ hostKeys: [this.hostKey.privateKey] }, (client) => {
       this.handleClient(client, socket);
     });
     server.injectSocket(stream as never);

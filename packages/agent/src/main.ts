@@ -2,7 +2,6 @@
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { AGENT_VERSION, TetherError } from '@tether/protocol';
-import { ensureEnrolled, startAgent } from './agent.ts';
 
 const EXIT_USAGE = 64;
 const EXIT_REFUSED = 3;
@@ -55,6 +54,8 @@ export async function agentMain(argv: string[]): Promise<number> {
     return 0;
   }
 
+  // Loaded only now, so --version and --help answer without loading ssh2 and friends.
+  const { ensureEnrolled, startAgent } = await import('./agent.ts');
   const logger = pino({ level: values['log-level'], base: { app: 'tether-agent' } }, pino.destination(2));
   const options = {
     endpoint: values.endpoint,

@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { Client } from 'ssh2';
+import ssh2 from 'ssh2';
 import WebSocket, { createWebSocketStream } from 'ws';
 import {
   AGENT_CONNECT_PATH,
@@ -30,7 +30,7 @@ interface Link {
   agentId: string;
   connectionId: string;
   socket: WebSocket;
-  ssh: Client;
+  ssh: InstanceType<typeof ssh2.Client>;
   alive: boolean;
   wasReady: boolean;
   closeReason: string;
@@ -171,7 +171,7 @@ export class AgentHub {
       agentId: agent.id,
       connectionId: newId(),
       socket,
-      ssh: new Client(),
+      ssh: new ssh2.Client(),
       alive: true,
       wasReady: false,
       closeReason: 'connection lost',

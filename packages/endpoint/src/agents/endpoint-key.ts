@@ -1,6 +1,6 @@
 /** The endpoint's own SSH key: agents pin its public half, so every endpoint process shares it. */
 import type { Kysely } from 'kysely';
-import { utils } from 'ssh2';
+import ssh2 from 'ssh2';
 import type { Database } from '../store/schema.ts';
 
 const SETTING_KEY = 'endpoint_ssh_key';
@@ -14,7 +14,7 @@ export interface EndpointKey {
 export async function loadEndpointKey(db: Kysely<Database>): Promise<EndpointKey> {
   let row = await db.selectFrom('settings').select('value').where('key', '=', SETTING_KEY).executeTakeFirst();
   if (!row) {
-    const pair = utils.generateKeyPairSync('ed25519');
+    const pair = ssh2.utils.generateKeyPairSync('ed25519');
     await db
       .insertInto('settings')
       .values({ key: SETTING_KEY, value: pair.private })
@@ -22,7 +22,7 @@ export async function loadEndpointKey(db: Kysely<Database>): Promise<EndpointKey
       .execute();
     row = await db.selectFrom('settings').select('value').where('key', '=', SETTING_KEY).executeTakeFirstOrThrow();
   }
-  const parsed = utils.parseKey(row.value);
+  const parsed = ssh2.utils.parseKey(row.value);
   if (parsed instanceof Error) throw new Error('stored endpoint key is unreadable', { cause: parsed });
   return { privateKey: row.value, publicKey: `${parsed.type} ${parsed.getPublicSSH().toString('base64')}` };
 }
@@ -31,7 +31,7 @@ export async function loadEndpointKey(db: Kysely<Database>): Promise<EndpointKey
 export function parseAgentPublicKey(line: string): { type: string; blob: Buffer; normalized: string } | null {
   const parts = line.trim().split(/\s+/);
   if (parts.length < 2 || parts[0] !== 'ssh-ed25519') return null;
-  const parsed = utils.parseKey(`${parts[0]} ${parts[1]}`);
+  const parsed = ssh2.utils.parseKey(`${parts[0]} ${parts[1]}`);
   if (parsed instanceof Error || parsed.isPrivateKey()) return null;
   const blob = parsed.getPublicSSH();
   return { type: parsed.type, blob, normalized: `${parsed.type} ${blob.toString('base64')}` };

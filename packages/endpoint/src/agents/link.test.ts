@@ -3,7 +3,7 @@ import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { utils } from 'ssh2';
+import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent } from '@tether/agent';
 import { quiet, startHarness, waitFor, type Harness } from '../testing/harness.ts';
@@ -16,7 +16,7 @@ beforeAll(async () => {
 });
 afterAll(() => h.close());
 
-function enrollBody(token: string, publicKey = utils.generateKeyPairSync('ed25519').public) {
+function enrollBody(token: string, publicKey = ssh2.utils.generateKeyPairSync('ed25519').public) {
   return { token, publicKey, name: 'box', os: 'linux', arch: 'x64', version: 'test' };
 }
 
@@ -103,7 +103,7 @@ describe('link', () => {
     const state = readdirAgentState(h.dir, 'pinned');
     const identityFile = join(state, 'identity.json');
     const identity = JSON.parse(readFileSync(identityFile, 'utf8'));
-    identity.endpointPublicKey = utils.generateKeyPairSync('ed25519').public;
+    identity.endpointPublicKey = ssh2.utils.generateKeyPairSync('ed25519').public;
     writeFileSync(identityFile, JSON.stringify(identity));
 
     const lines: string[] = [];
@@ -122,7 +122,7 @@ describe('link', () => {
     const agent = await h.agent('Acme', 'rekeyed');
     await agent.close();
     const state = readdirAgentState(h.dir, 'rekeyed');
-    writeFileSync(join(state, 'host_key'), utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
+    writeFileSync(join(state, 'host_key'), ssh2.utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
     const imposter = await startAgent({ stateDir: state, logger: quiet });
     try {
       await waitFor(async () => (await events(`agent=${agent.agentId}&code=T2001E`)).length > 0, 10_000, 'refusal');
