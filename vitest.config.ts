@@ -10,5 +10,6 @@ export default defineConfig({
     // Two cores here: more workers than that only make the timing-sensitive link tests flaky.
     maxWorkers: 2,
     teardownTimeout: 10_000,
+    reporters: ['default', './scripts/summary-reporter.ts'],
   },
 });

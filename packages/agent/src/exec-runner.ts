@@ -15,11 +15,12 @@ export function runExec(
   channel: ServerChannel,
   rawCommand: string,
   sshEnv: Record<string, string>,
-  log: Logger,
+  agentLog: Logger,
 ): void {
   const parsed = parseCommand(rawCommand);
   if (!parsed.ok) return fail(channel, EXIT_NOT_RUNNABLE, `tether-agent: ${parsed.message}\n`);
   const command = parsed.command;
+  const log = agentLog.child({ execId: command.execId });
 
   const cwd = command.cwd ?? process.env.HOME ?? '/';
   if (!existsSync(cwd) || !statSync(cwd).isDirectory()) {

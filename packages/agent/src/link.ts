@@ -127,7 +127,7 @@ export class AgentLink extends EventEmitter<LinkEvents> {
     });
 
     client.on('ready', () => {
-      this.log.info({ agentId: this.identity.agentId }, 'connected to endpoint');
+      this.log.info('connected to endpoint');
       this.emit('state', 'connected', {});
       client.on('session', (accept) => this.handleSession(accept()));
     });
@@ -143,8 +143,7 @@ export class AgentLink extends EventEmitter<LinkEvents> {
     });
     session.on('exec', (accept, _reject, info) => {
       const channel = accept();
-      const execLog = this.log.child({ agentId: this.identity.agentId });
-      runExec(channel, info.command, env, execLog);
+      runExec(channel, info.command, env, this.log);
     });
   }
 

@@ -31,6 +31,8 @@ export interface EnrollResponse {
 
 /** The command of an SSH `exec` request from the endpoint: JSON, validated by the agent. */
 export const AgentExecCommand = z.strictObject({
+  /** The endpoint's id for this command, so both sides' logs can be followed together. */
+  execId: z.string().max(64).optional(),
   argv: z.array(z.string()).min(1).optional(),
   command: z.string().min(1).optional(),
   cwd: z.string().optional(),

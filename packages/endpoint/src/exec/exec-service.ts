@@ -78,6 +78,7 @@ export class ExecService {
     const execId = newId();
     const timeoutMs = request.timeoutMs ?? EXEC_DEFAULT_TIMEOUT_MS;
     const command = {
+      execId,
       ...(request.argv ? { argv: request.argv } : { command: request.command }),
       ...(request.cwd ? { cwd: request.cwd } : {}),
       ...(request.env ? { env: request.env } : {}),
