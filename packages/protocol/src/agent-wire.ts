@@ -29,8 +29,11 @@ export interface EnrollResponse {
   endpointPublicKey: string;
 }
 
-/** The command of an SSH `exec` request from the endpoint: JSON, validated by the agent. */
-export const AgentExecCommand = z.strictObject({
+/**
+ * The command of an SSH `exec` request from the endpoint: JSON, validated by the agent.
+ * Not strict: an older agent ignores fields a newer endpoint adds, rather than refusing to run.
+ */
+export const AgentExecCommand = z.object({
   /** The endpoint's id for this command, so both sides' logs can be followed together. */
   execId: z.string().max(64).optional(),
   argv: z.array(z.string()).min(1).optional(),

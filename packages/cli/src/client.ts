@@ -1,0 +1,173 @@
+/** The endpoint's REST and WebSocket API as the CLI uses it: bearer token, typed errors. */
+import type { IncomingMessage } from 'node:http';
+import { ERROR_STATUS, isErrorBody } from '@tether/protocol';
+import WebSocket from 'ws';
+import { ApiError, NetworkError } from './errors.ts';
+
+/** Long enough for a slow endpoint, short enough that a hung one does not hang a script. */
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+const HANDSHAKE_TIMEOUT_MS = 30_000;
+/** An error body larger than this is not JSON we want to parse; its status still counts. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+export interface RequestOptions {
+  query?: Record<string, string | number | undefined>;
+  body?: unknown;
+  headers?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+export interface RawResponse<T> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+export class Client {
+  readonly url: string;
+  readonly #token: string | undefined;
+
+  constructor(url: string, token?: string) {
+    this.url = url;
+    this.#token = token;
+  }
+
+  get<T>(path: string, options: RequestOptions = {}): Promise<T> {
+    return this.request<T>('GET', path, options);
+  }
+
+  post<T>(path: string, body: unknown = {}, options: RequestOptions = {}): Promise<T> {
+    return this.request<T>('POST', path, { ...options, body });
+  }
+
+  async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    return (await this.send<T>(method, path, options)).body;
+  }
+
+  /** Like request, but also hands back status and headers (login needs its cookie). */
+  async send<T>(
+    method: string,
+    path: string,
+    options: RequestOptions = {},
+  ): Promise<RawResponse<T>> {
+    const headers: Record<string, string> = { accept: 'application/json', ...this.#auth() };
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    Object.assign(headers, options.headers);
+
+    const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(this.#href(path, options.query), {
+        method,
+        headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      text = await response.text();
+    } catch (error) {
+      throw this.#networkError(error, timeoutMs);
+    }
+
+    const body = parseJson(text);
+    if (!response.ok) throw errorFromResponse(response.status, response.statusText, body);
+    return { status: response.status, headers: response.headers, body: body as T };
+  }
+
+  /** Opens `path` as a WebSocket with the bearer token; rejects with the endpoint's error. */
+  socket(path: string, query?: RequestOptions['query']): Promise<WebSocket> {
+    const href = this.#href(path, query).replace(/^http/, 'ws');
+    const ws = new WebSocket(href, {
+      headers: this.#auth(),
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      perMessageDeflate: false,
+    });
+
+    return new Promise((resolve, reject) => {
+      ws.once('open', () => {
+        ws.removeAllListeners('error');
+        ws.removeAllListeners('unexpected-response');
+        resolve(ws);
+      });
+      ws.once('unexpected-response', (_request, response) => {
+        ws.removeAllListeners('error');
+        ws.on('error', () => {
+          // Aborting the refused handshake makes ws emit an error; the response said why.
+        });
+        readErrorResponse(response)
+          .then(reject, reject)
+          .finally(() => ws.terminate());
+      });
+      ws.once('error', (error) => reject(this.#networkError(error, HANDSHAKE_TIMEOUT_MS)));
+    });
+  }
+
+  #auth(): Record<string, string> {
+    return this.#token ? { authorization: `Bearer ${this.#token}` } : {};
+  }
+
+  #href(path: string, query: RequestOptions['query'] = {}): string {
+    const url = new URL(this.url + path);
+    for (const [key, value] of Object.entries(query)) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
+    return url.href;
+  }
+
+  #networkError(error: unknown, timeoutMs: number): NetworkError {
+    const name = (error as Error | undefined)?.name;
+    if (name === 'TimeoutError' || /handshake has timed out/.test(String(error))) {
+      return new NetworkError(this.url, `no answer within ${timeoutMs / 1000}s`, { cause: error });
+    }
+    const detail = networkDetail(error);
+    if (detail === 'bad port') {
+      // The fetch standard refuses ports of other well-known services (6000, 6667, 10080, …).
+      const port = new URL(this.url).port;
+      const advice = `fetch refuses port ${port}; serve the endpoint on another port`;
+      return new NetworkError(this.url, advice, { cause: error });
+    }
+    return new NetworkError(this.url, detail, { cause: error });
+  }
+}
+
+/** Maps an error response to an ApiError: the body's code and message, or its status alone. */
+export function errorFromResponse(status: number, statusText: string, body: unknown): ApiError {
+  if (isErrorBody(body)) return new ApiError(body.error.code, status, body.error.message);
+  const code = Object.entries(ERROR_STATUS).find(([, value]) => value === status)?.[0];
+  const text = statusText ? `${status} ${statusText}` : String(status);
+  return new ApiError(code ?? 'internal', status, `endpoint answered ${text}`);
+}
+
+async function readErrorResponse(response: IncomingMessage): Promise<ApiError> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_ERROR_BODY_BYTES) break;
+    chunks.push(chunk);
+  }
+  const body = parseJson(Buffer.concat(chunks).toString('utf8'));
+  return errorFromResponse(response.statusCode ?? 0, response.statusMessage ?? '', body);
+}
+
+function parseJson(text: string): unknown {
+  if (text.length === 0) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, TLS) is in `cause`. */
+function networkDetail(error: unknown): string {
+  let current = error as (Error & { code?: string; errors?: Error[] }) | undefined;
+  let detail = current?.message ?? String(error);
+  while (current) {
+    const inner = current.errors?.[0];
+    if (current.message && current.message !== 'fetch failed') detail = current.message;
+    else if (current.code) detail = current.code;
+    current = (current.cause as typeof current) ?? inner;
+  }
+  return detail;
+}

@@ -1,0 +1,124 @@
+/** `tether serve`, `tether demo` and `tether agent`: the long-running programs, loaded lazily. */
+import { resolve } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { UsageError } from './errors.ts';
+
+const DEFAULT_DATA_DIR = './.tether';
+/** The demo keeps its seeded accounts and agents apart from a real `serve` data folder. */
+const DEFAULT_DEMO_DATA_DIR = './.tether/demo';
+/** Loopback unless told otherwise: a fresh endpoint has no users worth exposing yet. */
+const DEFAULT_LISTEN = '127.0.0.1:8080';
+const SERVE_LISTEN_DEFAULT = `$TETHER_LISTEN or ${DEFAULT_LISTEN}`;
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+const AGENT_HELP = `
+Other flags go to the agent as they are, e.g. --version.
+
+Example:
+  tether agent --endpoint https://support.example.com --join-token … --state /var/lib/tether`;
+
+const SERVE_HELP = `
+Examples:
+  tether serve
+  tether serve --data /var/lib/tether --listen 0.0.0.0:443 \\
+    --tls-cert /etc/tether/cert.pem --tls-key /etc/tether/key.pem
+  tether serve --db postgres://tether@db/tether --bus nats://nats:4222 \\
+    --listen 10.0.0.5:8080 --trust-proxy --public-url https://support.example.com`;
+
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('run the endpoint: API, support site, agent connections')
+    .option('--data <dir>', 'data folder (SQLite database, recordings, blobs)', DEFAULT_DATA_DIR)
+    .addOption(
+      new Option('--listen <host:port>', `address to listen on (default: ${SERVE_LISTEN_DEFAULT})`)
+        .argParser(listenArg),
+    )
+    .option('--db <url>', 'PostgreSQL instead of SQLite, e.g. postgres://user@host/db')
+    .option('--bus <url>', 'NATS bus shared by several endpoint processes, e.g. nats://host:4222')
+    .option('--tls-cert <file>', 'serve HTTPS with this certificate chain (PEM)')
+    .option('--tls-key <file>', 'private key for --tls-cert (PEM)')
+    .option('--trust-proxy', 'take client addresses from X-Forwarded-For (behind a proxy)')
+    .option('--public-url <url>', 'the address people and agents use, if not the listen address')
+    .addOption(logLevelOption())
+    .addHelpText('after', SERVE_HELP)
+    .action(async (options) => {
+      if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) {
+        throw new UsageError('--tls-cert and --tls-key go together');
+      }
+      const { serve } = await import('@tether/endpoint');
+      await serve({
+        dataDir: resolve(options.data),
+        listen: options.listen ?? parseListen(process.env.TETHER_LISTEN || DEFAULT_LISTEN),
+        dbUrl: options.db,
+        busUrl: options.bus,
+        tlsCert: options.tlsCert,
+        tlsKey: options.tlsKey,
+        trustProxy: Boolean(options.trustProxy),
+        publicUrl: options.publicUrl,
+        logLevel: options.logLevel,
+      });
+    });
+}
+
+export function demoCommand(): Command {
+  return new Command('demo')
+    .description('run an endpoint with demo accounts, people and a local agent to try things')
+    .option('--data <dir>', 'data folder for the demo', DEFAULT_DEMO_DATA_DIR)
+    .option('--listen <host:port>', `address to listen on (default: ${DEFAULT_LISTEN})`, listenArg)
+    .addOption(logLevelOption())
+    .addHelpText('after', '\nExample:\n  tether demo --listen 127.0.0.1:9000')
+    .action(async (options) => {
+      const { demo } = await import('@tether/endpoint');
+      await demo({
+        dataDir: resolve(options.data),
+        listen: options.listen ?? parseListen(DEFAULT_LISTEN),
+        logLevel: options.logLevel,
+      });
+    });
+}
+
+/** The agent parses its own flags; these are declared here for `tether agent --help`. */
+export function agentCommand(argv: readonly string[]): Command {
+  return new Command('agent')
+    .description('run the agent on this server: dial out to the endpoint and serve its requests')
+    .option('--endpoint <url>', 'endpoint URL, e.g. https://support.example.com')
+    .option('--join-token <token>', 'join token for the first start (tether tokens create)')
+    .option('--state <dir>', 'where the agent keeps its key and enrollment')
+    .option('--name <name>', 'the name people see (default: the host name)')
+    .option('--enroll-only', 'enroll, save the identity and exit')
+    .addOption(logLevelOption())
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .addHelpText('after', AGENT_HELP)
+    .action(async () => {
+      const { agentMain } = await import('@tether/agent');
+      process.exitCode = await agentMain(argv.slice(argv.indexOf('agent') + 1));
+    });
+}
+
+/** `host:port` or `[v6]:port`; the host is required so nothing listens wider than asked. */
+export function parseListen(text: string): ListenAddress {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text.trim());
+  const port = Number(match?.[3]);
+  if (!match || port > 65_535) {
+    throw new UsageError(`invalid listen address "${text}": use HOST:PORT, e.g. 127.0.0.1:8080`);
+  }
+  return { host: match[1] ?? match[2], port };
+}
+
+function listenArg(text: string): ListenAddress {
+  try {
+    return parseListen(text);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+function logLevelOption(): Option {
+  return new Option('--log-level <level>', 'how much to log').choices(LOG_LEVELS).default('info');
+}
