@@ -1,6 +1,7 @@
 /** Test helper: endpoints and agents as real processes, started and stopped by pid. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { waitFor } from './harness.ts';
@@ -27,9 +28,14 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Runs `tether serve` and waits until /healthz answers. */
-export async function spawnEndpoint(dataDir: string, port: number, extra: string[] = []): Promise<EndpointProcess> {
-  const url = `http://127.0.0.1:${port}`;
+/** Runs `tether serve` and waits until /healthz answers (over HTTPS when given a CA to trust). */
+export async function spawnEndpoint(
+  dataDir: string,
+  port: number,
+  extra: string[] = [],
+  tls?: { ca: string },
+): Promise<EndpointProcess> {
+  const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   const child = spawn(process.execPath, [TETHER, 'serve', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -39,6 +45,7 @@ export async function spawnEndpoint(dataDir: string, port: number, extra: string
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   await waitFor(async () => {
     if (child.exitCode !== null) throw new Error(`endpoint exited: ${output}`);
+    if (tls) return request(url, '', 'GET', '/healthz', undefined, tls.ca).then((r) => r.status === 200, () => false);
     return fetch(`${url}/healthz`).then((r) => r.ok, () => false);
   }, 30_000, 'endpoint to answer');
   return {
@@ -53,9 +60,17 @@ export async function spawnEndpoint(dataDir: string, port: number, extra: string
   };
 }
 
-export function spawnAgent(endpoint: string, joinToken: string, stateDir: string, name: string): ChildProcess {
-  return spawn(process.execPath, [TETHER, 'agent', '--endpoint', endpoint, '--join-token', joinToken, '--state', stateDir, '--name', name, '--log-level', 'warn'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
+export function spawnAgent(
+  endpoint: string,
+  joinToken: string,
+  stateDir: string,
+  name: string,
+  env: NodeJS.ProcessEnv = {},
+): ChildProcess {
+  const args = ['agent', '--endpoint', endpoint, '--join-token', joinToken, '--state', stateDir];
+  return spawn(process.execPath, [TETHER, ...args, '--name', name, '--log-level', 'warn'], {
+    stdio: 'ignore',
+    env: { ...process.env, ...env },
   });
 }
 
@@ -73,4 +88,21 @@ export async function call(url: string, token: string, method: string, path: str
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: response.status, body: (await response.json()) as any };
+}
+
+/** JSON over node:https with a CA of the test's own, which fetch cannot be given. */
+export function request(url: string, token: string, method: string, path: string, body: unknown, ca: string) {
+  return new Promise<{ status: number; body: any }>((resolve, reject) => {
+    const req = httpsRequest(`${url}${path}`, {
+      method,
+      ca: readFileSync(ca),
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+    });
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
 }
