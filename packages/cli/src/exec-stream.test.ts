@@ -11,6 +11,7 @@ const EXIT: ExecExit = {
   exitCode: 3,
   signal: null,
   timedOut: false,
+  cancelled: false,
   truncated: false,
   stdoutBytes: 3,
   stderrBytes: 3,

@@ -4,8 +4,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { UsageError } from './errors.ts';
 
 const DEFAULT_DATA_DIR = './.tether';
-/** The demo keeps its seeded accounts and agents apart from a real `serve` data folder. */
-const DEFAULT_DEMO_DATA_DIR = './.tether/demo';
+/** The demo's data folder: what `npm start` uses, as the README says. */
+const DEFAULT_DEMO_DATA_DIR = './.tether';
 /** Loopback unless told otherwise: a fresh endpoint has no users worth exposing yet. */
 const DEFAULT_LISTEN = '127.0.0.1:8080';
 const SERVE_LISTEN_DEFAULT = `$TETHER_LISTEN or ${DEFAULT_LISTEN}`;

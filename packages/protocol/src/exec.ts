@@ -32,6 +32,8 @@ export interface ExecResult {
   exitCode: number | null;
   signal: string | null;
   timedOut: boolean;
+  /** Stopped on request, or at the endpoint's own deadline when the agent did not stop it. */
+  cancelled: boolean;
   stdout: string;
   stderr: string;
   /** True when stdout or stderr was cut to the limit of where it was returned or stored. */

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { Role, TetherError } from '@tether/protocol';
 import type { Api } from '../http/api.ts';
 import type { Services } from '../services.ts';
-import { accountScope } from '../audit/visibility.ts';
+import { accountScope, userScope } from '../audit/visibility.ts';
 import { actorOf } from '../agents/guard.ts';
 import { readCookie, SESSION_COOKIE, sessionCookie } from '../auth/cookies.ts';
 import { SESSION_TTL_SECONDS } from './people.ts';
@@ -152,10 +152,7 @@ export function peopleRoutes(api: Api, s: Services): void {
     summary: 'Users the caller may see',
     tag: 'people',
     handler: async ({ principal }) => {
-      let query = s.db.selectFrom('users').selectAll().orderBy('username');
-      if (principal.role === 'customer') query = query.where('account_id', '=', principal.accountId);
-      else if (principal.role !== 'admin') query = query.where('id', 'in', [principal.userId, ...principal.reportIds]);
-      const rows = await query.execute();
+      const rows = await s.db.selectFrom('users').selectAll().where(userScope(principal) as never).orderBy('username').execute();
       await s.audit.append({ kind: 'usersListed', actor: actorOf(principal), accountId: principal.accountId, result: { count: rows.length } });
       return { users: rows.map(userView) };
     },

@@ -120,6 +120,11 @@ export function accountScope(p: Principal): Scope<'accounts'> {
   return (eb) => byAccount(eb, p, reachOf(p, 'account.read'), eb.ref('id'));
 }
 
+/** `db.selectFrom('users').where(userScope(p))`: staff see everyone, customers their account's. */
+export function userScope(p: Principal): Scope<'users'> {
+  return (eb) => byAccount(eb, p, reachOf(p, 'user.read'), eb.ref('account_id') as Expression<string>);
+}
+
 function reachOf(p: Principal, action: Action): Reach {
   // A role this table does not know (bad data, an older token) reaches nothing.
   return RULES[action]?.[p.role] ?? 'none';

@@ -73,7 +73,8 @@ export function execRoutes(api: Api, app: FastifyInstance, s: Services): void {
         } catch (error) {
           const wire = error instanceof TetherError ? error.toWire() : { code: 'internal', message: 'exec failed' };
           if (!(error instanceof TetherError)) s.log.error({ err: error, agentId: id }, 'fan-out exec failed');
-          return { agentId: id, ok: false, error: wire };
+          const agentName = (await s.db.selectFrom('agents').select('name').where('id', '=', id).executeTakeFirst())?.name;
+          return { agentId: id, agentName, ok: false, error: wire };
         }
       });
       return { results };
@@ -124,8 +125,7 @@ async function streamExec(s: Services, ws: WebSocket, agentId: string, request: 
   ws.on('close', () => exec.cancel());
 
   const summary = await exec.done;
-  const { execId, exitCode, signal, timedOut, stdoutBytes, stderrBytes, durationMs, truncated } = summary;
-  send(ws, { type: 'exit', result: { execId, exitCode, signal, timedOut, stdoutBytes, stderrBytes, durationMs, truncated } });
+  send(ws, { type: 'exit', result: summary });
   ws.close(1000);
 }
 

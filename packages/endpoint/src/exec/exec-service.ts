@@ -25,6 +25,8 @@ export interface ExecSummary {
   exitCode: number | null;
   signal: string | null;
   timedOut: boolean;
+  /** Stopped on request (the caller cancelled or went away), or at the endpoint's own deadline. */
+  cancelled: boolean;
   stdoutBytes: number;
   stderrBytes: number;
   durationMs: number;
@@ -135,7 +137,11 @@ export class ExecService {
       heads[id].add(chunk);
       consumer(id, chunk);
     });
-    const deadline = setTimeout(() => stream.cancel(), timeoutMs + DEADLINE_GRACE_MS);
+    let pastDeadline = false;
+    const deadline = setTimeout(() => {
+      pastDeadline = true;
+      stream.cancel();
+    }, timeoutMs + DEADLINE_GRACE_MS);
 
     const done = (async (): Promise<ExecSummary> => {
       const ended = await stream.done.then(
@@ -150,7 +156,8 @@ export class ExecService {
         execId,
         exitCode: ended.outcome?.exitCode ?? null,
         signal: ended.outcome?.signal ?? null,
-        timedOut: ended.outcome?.timedOut ?? false,
+        timedOut: (ended.outcome?.timedOut ?? false) || pastDeadline,
+        cancelled: ended.outcome?.cancelled ?? false,
         stdoutBytes: out.total,
         stderrBytes: err.total,
         durationMs,

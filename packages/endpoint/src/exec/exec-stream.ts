@@ -9,6 +9,8 @@ export interface ExecOutcome {
   exitCode: number | null;
   signal: string | null;
   timedOut: boolean;
+  /** Ended by cancel(): the agent killed the command's process group. */
+  cancelled: boolean;
 }
 
 export interface ExecStream {
@@ -30,10 +32,12 @@ export interface ExecStream {
  */
 export function channelStream(channel: ClientChannel, stdin: Buffer | null): ExecStream {
   let outcome: ExecOutcome | null = null;
+  let cancelled = false;
 
   channel.on('exit', (code: number | null, signal?: string, _dumped?: boolean, description?: string) => {
-    if (typeof code === 'number') outcome = { exitCode: code, signal: null, timedOut: false };
-    else outcome = { exitCode: null, signal: signalName(signal), timedOut: description === EXEC_TIMEOUT_DESCRIPTION };
+    const timedOut = description === EXEC_TIMEOUT_DESCRIPTION;
+    if (typeof code === 'number') outcome = { exitCode: code, signal: null, timedOut: false, cancelled };
+    else outcome = { exitCode: null, signal: signalName(signal), timedOut, cancelled };
   });
   channel.end(stdin ?? undefined);
 
@@ -42,7 +46,8 @@ export function channelStream(channel: ClientChannel, stdin: Buffer | null): Exe
   const drained = Promise.all([ended(channel), ended(channel.stderr)]);
   const done = new Promise<ExecOutcome>((resolve, reject) => {
     channel.on('close', () => {
-      const result = outcome;
+      // Closing the channel is how cancel works, so no exit status follows; that is no failure.
+      const result = outcome ?? (cancelled ? { exitCode: null, signal: null, timedOut: false, cancelled } : null);
       if (result) void drained.then(() => resolve(result));
       else reject(new TetherError('agent_offline', 'agent disconnected before the command finished'));
     });
@@ -64,7 +69,10 @@ export function channelStream(channel: ClientChannel, stdin: Buffer | null): Exe
       channel.resume();
       channel.stderr.resume();
     },
-    cancel: () => channel.close(),
+    cancel: () => {
+      cancelled = true;
+      channel.close();
+    },
   };
 }
 

@@ -85,6 +85,26 @@ describe('exec', () => {
     expect(binary.filter((b) => b[0] === 2).map((b) => b.subarray(1).toString()).join('')).toBe('b\n');
   });
 
+  it('exec - cancelling on the socket kills the command and the record says cancelled', async () => {
+    const marker = `tether-cancel-${process.pid}-${Date.now()}`;
+    const ws = new WebSocket(`${h.url.replace('http', 'ws')}/api/v1/agents/${agentId}/exec/stream`, {
+      headers: { authorization: `Bearer ${h.adminToken}` },
+    });
+    const texts: any[] = [];
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return;
+      const message = JSON.parse(data.toString());
+      texts.push(message);
+      if (message.type === 'started') setTimeout(() => ws.send('{"type":"cancel"}'), 200);
+    });
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'start', request: { command: `sleep 300 # ${marker}` } })));
+    await new Promise((resolve) => ws.on('close', resolve));
+    expect(texts.at(-1)).toMatchObject({ type: 'exit', result: { cancelled: true, exitCode: null } });
+    await waitFor(() => !execFileSync('ps', ['-eo', 'args']).toString().includes(marker), 5000, 'killed');
+    const events = (await h.api('GET', `/api/v1/audit?agent=${agentId}&code=T3000I`)).body.events;
+    expect(events.find((e: any) => e.params.execId === texts[0].execId).result).toMatchObject({ cancelled: true, completed: true });
+  });
+
   it('exec - another account\'s agent answers 404 and the attempt is audited', async () => {
     await h.account('Other');
     const customer = await h.user('customer', { account: 'Other' });
