@@ -7,6 +7,7 @@ import type { Api } from '../http/api.ts';
 import type { Services } from '../services.ts';
 import { actorOf } from '../agents/guard.ts';
 import { wsGate, wsPrincipal } from '../http/ws-auth.ts';
+import { parseJson, sendJson } from '../http/ws-json.ts';
 import { AUDIT_EVENT_SUBJECT } from './audit-log.ts';
 import { canSeeAuditEvent } from './visibility.ts';
 
@@ -67,7 +68,7 @@ export function auditRoutes(api: Api, app: FastifyInstance, s: Services): void {
       let unsubscribe: (() => void) | null = null;
       ws.on('message', (data, isBinary) => {
         if (isBinary || (data as Buffer).length > MAX_LIVE_MESSAGE_BYTES) return ws.close(1008, 'text JSON only');
-        const message = LiveClientMessage.safeParse(safeJson(data.toString()));
+        const message = LiveClientMessage.safeParse(parseJson(data.toString()));
         if (!message.success) {
           return send(ws, { type: 'error', error: { code: 'invalid_request', message: 'unknown message' } });
         }
@@ -95,14 +96,4 @@ async function resolveActor(s: Services, actor: string): Promise<string> {
   return user?.id ?? actor;
 }
 
-function send(ws: WebSocket, message: LiveServerMessage): void {
-  if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
-}
+const send = (ws: WebSocket, message: LiveServerMessage): void => sendJson(ws, message);

@@ -15,6 +15,7 @@ import type { Principal } from '../auth/principal.ts';
 import { agentScope } from '../audit/visibility.ts';
 import { actorOf } from '../agents/guard.ts';
 import { wsGate, wsPrincipal } from '../http/ws-auth.ts';
+import { parseJson, sendJson } from '../http/ws-json.ts';
 import type { ExecSummary } from './exec-service.ts';
 
 /** Pause the command while this much output waits for a slow socket, resume below the low mark. */
@@ -119,7 +120,7 @@ async function streamExec(s: Services, ws: WebSocket, agentId: string, request: 
     }
   });
   ws.on('message', (data, isBinary) => {
-    const message = isBinary ? null : ExecClientMessage.safeParse(safeJson(data.toString()));
+    const message = isBinary ? null : ExecClientMessage.safeParse(parseJson(data.toString()));
     if (message?.success && message.data.type === 'cancel') exec.cancel();
   });
   ws.on('close', () => exec.cancel());
@@ -132,7 +133,7 @@ async function streamExec(s: Services, ws: WebSocket, agentId: string, request: 
 function firstMessage(ws: WebSocket): Promise<{ type: 'start'; request: unknown }> {
   return new Promise((resolve, reject) => {
     ws.once('message', (data, isBinary) => {
-      const parsed = isBinary ? null : ExecClientMessage.safeParse(safeJson(data.toString()));
+      const parsed = isBinary ? null : ExecClientMessage.safeParse(parseJson(data.toString()));
       if (parsed?.success && parsed.data.type === 'start') resolve(parsed.data as never);
       else reject(new TetherError('invalid_request', 'the first message must be {"type":"start","request":{…}}'));
     });
@@ -207,14 +208,4 @@ async function mapLimited<T, R>(items: T[], limit: number, work: (item: T) => Pr
   return results;
 }
 
-function send(ws: WebSocket, message: ExecServerMessage): void {
-  if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
-}
+const send = (ws: WebSocket, message: ExecServerMessage): void => sendJson(ws, message);
