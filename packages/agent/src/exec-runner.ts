@@ -24,7 +24,11 @@ export function runExec(
 
   const cwd = command.cwd ?? process.env.HOME ?? '/';
   if (!existsSync(cwd) || !statSync(cwd).isDirectory()) {
-    return fail(channel, EXIT_NOT_RUNNABLE, `tether-agent: working directory ${cwd} does not exist\n`);
+    return fail(
+      channel,
+      EXIT_NOT_RUNNABLE,
+      `tether-agent: working directory ${cwd} does not exist\n`,
+    );
   }
 
   const env = { PATH: FALLBACK_PATH, ...process.env, ...sshEnv, ...command.env };

@@ -8,7 +8,7 @@ import { AGENT_CONNECT_PATH, AGENT_ID_HEADER, AGENT_VERSION } from '@tether/prot
 import type { HostKey, Identity } from './identity.ts';
 import { runExec } from './exec-runner.ts';
 
-/** Backoff: full jitter over an exponential ceiling (AWS architecture blog, "Exponential Backoff And Jitter"). */
+/** Backoff: full jitter over an exponential ceiling ("Exponential Backoff And Jitter", AWS). */
 const BACKOFF_BASE_MS = 1_000;
 const BACKOFF_CAP_MS = 60_000;
 /** The endpoint pings every 10 s; three missed pings mean the link is dead. */
@@ -41,7 +41,8 @@ export class AgentLink extends EventEmitter<LinkEvents> {
   ) {
     super();
     const parsed = ssh2.utils.parseKey(identity.endpointPublicKey);
-    if (parsed instanceof Error) throw new Error('pinned endpoint key is unreadable', { cause: parsed });
+    if (parsed instanceof Error)
+      throw new Error('pinned endpoint key is unreadable', { cause: parsed });
     this.endpointKey = parsed;
   }
 

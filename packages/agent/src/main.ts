@@ -56,7 +56,10 @@ export async function agentMain(argv: string[]): Promise<number> {
 
   // Loaded only now, so --version and --help answer without loading ssh2 and friends.
   const { ensureEnrolled, startAgent } = await import('./agent.ts');
-  const logger = pino({ level: values['log-level'], base: { app: 'tether-agent' } }, pino.destination(2));
+  const logger = pino(
+    { level: values['log-level'], base: { app: 'tether-agent' } },
+    pino.destination(2),
+  );
   const options = {
     endpoint: values.endpoint,
     joinToken: values['join-token'],

@@ -128,7 +128,8 @@ describe.skipIf(SKIP)('agent executable', () => {
   it('sea - the arm64 executable prints its version under qemu-user', async (ctx) => {
     const copy = isolatedCopy('arm64');
     if (!hasTool(QEMU_ARM64)) {
-      const reason = `${QEMU_ARM64} is not installed (apt-get install qemu-user-static, ` +
+      const reason =
+        `${QEMU_ARM64} is not installed (apt-get install qemu-user-static, ` +
         'plus libc6:arm64 and libstdc++6:arm64 after dpkg --add-architecture arm64)';
       process.stdout.write(`skipped: ${reason}\n`);
       ctx.skip(reason);

@@ -125,7 +125,7 @@ describe('cli - end to end', () => {
     const started = Date.now();
     const running = h.start(['exec', AGENT_NAME, '--', 'sleep', '37']);
     await until(async () => {
-        const events = await h.recentEvents();
+      const events = await h.recentEvents();
       return events.some((e) => e.code === 'T3001I' && commandOf(e) === 'sleep 37');
     });
     running.child.kill('SIGINT');
@@ -204,7 +204,10 @@ describe('cli - end to end', () => {
       await h.api('GET', '/api/v1/agents');
       return tail.stdout().includes('"T2005I"');
     });
-    const line = tail.stdout().split('\n').find((text) => text.includes('"T2005I"'))!;
+    const line = tail
+      .stdout()
+      .split('\n')
+      .find((text) => text.includes('"T2005I"'))!;
     expect(JSON.parse(line)).toMatchObject({ code: 'T2005I', event: 'agent.list' });
     tail.child.kill('SIGINT');
     expect((await tail.done).code).toBe(130);

@@ -28,8 +28,10 @@ beforeAll(async () => {
     response.end(JSON.stringify({ error: { code, message: `${code} said the server` } }));
   });
   server.on('upgrade', (_request, socket) => {
-    socket.end('HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\n\r\n' +
-      JSON.stringify({ error: { code: 'unauthorized', message: 'sign in' } }));
+    socket.end(
+      'HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\n\r\n' +
+        JSON.stringify({ error: { code: 'unauthorized', message: 'sign in' } }),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

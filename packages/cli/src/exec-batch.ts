@@ -48,7 +48,10 @@ export async function runBatch(argv: string[], flags: BatchFlags): Promise<numbe
   const body: Record<string, unknown> = { request };
   let targets: AgentView[];
   if (flags.agents) {
-    const refs = flags.agents.split(',').map((ref) => ref.trim()).filter(Boolean);
+    const refs = flags.agents
+      .split(',')
+      .map((ref) => ref.trim())
+      .filter(Boolean);
     if (refs.length === 0) throw new UsageError('--agents needs at least one name or id');
     targets = resolveAgents(await listAgents(client), refs);
     body.agents = targets.map((agent) => agent.id);
@@ -95,6 +98,10 @@ function exitLabel(item: BatchItem): string {
 /** The first non-blank line of stdout, else of stderr, else the error message. */
 function outputLine(item: BatchItem): string {
   if (!item.result) return item.error?.message ?? '';
-  const first = (text: string) => text.split('\n').find((line) => line.trim() !== '')?.trim();
+  const first = (text: string) =>
+    text
+      .split('\n')
+      .find((line) => line.trim() !== '')
+      ?.trim();
   return first(item.result.stdout) ?? first(item.result.stderr) ?? '';
 }

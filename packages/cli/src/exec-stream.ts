@@ -14,8 +14,7 @@ const CLOSE_GRACE_MS = 1_000;
 export type ExecExit = Extract<ExecServerMessage, { type: 'exit' }>['result'];
 
 export type ExecOutcome =
-  | { type: 'exit'; result: ExecExit }
-  | { type: 'error'; error: { code: string; message: string } };
+  { type: 'exit'; result: ExecExit } | { type: 'error'; error: { code: string; message: string } };
 
 export interface ExecSinks {
   stdout: Writable;

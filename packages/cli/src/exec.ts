@@ -48,8 +48,10 @@ export function execCommand(): Command {
     .option('--account <name>', 'every agent of this account; prints one row each')
     .addOption(new Option('--concurrency <n>', 'agents at a time (batch)').argParser(countArg))
     .addOption(
-      new Option('--timeout <duration>', `stop the command after this long (default: ${TIMEOUT})`)
-        .argParser(durationArg),
+      new Option(
+        '--timeout <duration>',
+        `stop the command after this long (default: ${TIMEOUT})`,
+      ).argParser(durationArg),
     )
     .option('--cwd <dir>', 'working directory on the agent')
     .option('--env <NAME=value>', 'set an environment variable (repeatable)', envArg)

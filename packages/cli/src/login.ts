@@ -87,7 +87,10 @@ async function createToken(client: Client, username: string, password: string): 
 
 /** `Set-Cookie` values reduced to the `name=value` pairs a `Cookie` header carries. */
 export function cookieHeader(setCookies: readonly string[]): string {
-  return setCookies.map((line) => line.split(';')[0].trim()).filter(Boolean).join('; ');
+  return setCookies
+    .map((line) => line.split(';')[0].trim())
+    .filter(Boolean)
+    .join('; ');
 }
 
 async function askUsername(): Promise<string> {

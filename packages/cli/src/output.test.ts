@@ -11,7 +11,13 @@ const NOW = Date.parse('2025-06-01T12:00:00Z');
 
 describe('cli - table output', () => {
   it('table - pads columns to the widest cell and leaves the last unpadded', () => {
-    const text = formatTable(['ID', 'NAME'], [['a', 'web-01'], ['abcdef', 'db']]);
+    const text = formatTable(
+      ['ID', 'NAME'],
+      [
+        ['a', 'web-01'],
+        ['abcdef', 'db'],
+      ],
+    );
     expect(text).toBe('ID      NAME\na       web-01\nabcdef  db\n');
   });
 

@@ -35,8 +35,10 @@ export function serveCommand(): Command {
     .description('run the endpoint: API, support site, agent connections')
     .option('--data <dir>', 'data folder (SQLite database, recordings, blobs)', DEFAULT_DATA_DIR)
     .addOption(
-      new Option('--listen <host:port>', `address to listen on (default: ${SERVE_LISTEN_DEFAULT})`)
-        .argParser(listenArg),
+      new Option(
+        '--listen <host:port>',
+        `address to listen on (default: ${SERVE_LISTEN_DEFAULT})`,
+      ).argParser(listenArg),
     )
     .option('--db <url>', 'PostgreSQL instead of SQLite, e.g. postgres://user@host/db')
     .option('--bus <url>', 'NATS bus shared by several endpoint processes, e.g. nats://host:4222')

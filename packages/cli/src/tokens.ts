@@ -32,9 +32,7 @@ export function tokensCommand(): Command {
         .argParser(durationArg),
     )
     .addOption(
-      new Option('--uses <n>', 'how many agents may enroll with it')
-        .default(1)
-        .argParser(countArg),
+      new Option('--uses <n>', 'how many agents may enroll with it').default(1).argParser(countArg),
     )
     .addHelpText('after', EXAMPLES)
     .action(async (options) => {

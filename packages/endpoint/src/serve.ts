@@ -21,12 +21,19 @@ export async function serve(options: EndpointOptions): Promise<void> {
 }
 
 /** What `npm start` runs: the endpoint, demo people, and a local agent enrolled into Demo Co. */
-export async function demo(options: { dataDir: string; listen: { host: string; port: number }; logLevel?: string }) {
+export async function demo(options: {
+  dataDir: string;
+  listen: { host: string; port: number };
+  logLevel?: string;
+}) {
   const dataDir = resolve(options.dataDir);
   const logFile = join(dataDir, 'tether.log');
   const { mkdirSync } = await import('node:fs');
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const logger = pino({ level: options.logLevel ?? 'info' }, pino.destination({ dest: logFile, append: true, mkdir: true }));
+  const logger = pino(
+    { level: options.logLevel ?? 'info' },
+    pino.destination({ dest: logFile, append: true, mkdir: true }),
+  );
 
   const endpoint = await startEndpoint({ dataDir, listen: options.listen, logger });
   const credentialsFile = await seedDemo(endpoint.services, dataDir);
@@ -67,21 +74,42 @@ export async function demo(options: { dataDir: string; listen: { host: string; p
 /** Creates the demo account and people once; later starts find them and change nothing. */
 async function seedDemo(s: Services, dataDir: string): Promise<string> {
   const file = join(dataDir, 'demo-credentials.txt');
-  const seeded = await s.db.selectFrom('settings').select('value').where('key', '=', DEMO_MARK).executeTakeFirst();
+  const seeded = await s.db
+    .selectFrom('settings')
+    .select('value')
+    .where('key', '=', DEMO_MARK)
+    .executeTakeFirst();
   if (seeded && existsSync(file)) return file;
 
-  const account = (await s.people.findAccount(DEMO_ACCOUNT)) ?? (await s.people.createAccount(DEMO_ACCOUNT));
+  const account =
+    (await s.people.findAccount(DEMO_ACCOUNT)) ?? (await s.people.createAccount(DEMO_ACCOUNT));
   const people = [
-    { username: 'customer', role: 'customer' as const, displayName: 'Dana Customer', accountId: account.id },
+    {
+      username: 'customer',
+      role: 'customer' as const,
+      displayName: 'Dana Customer',
+      accountId: account.id,
+    },
     { username: 'manager', role: 'manager' as const, displayName: 'Morgan Manager' },
-    { username: 'engineer', role: 'engineer' as const, displayName: 'Eli Engineer', manager: 'manager' },
+    {
+      username: 'engineer',
+      role: 'engineer' as const,
+      displayName: 'Eli Engineer',
+      manager: 'manager',
+    },
   ];
-  const lines = [`# Tether demo sign-ins (created ${new Date().toISOString()}); keep this file private`];
+  const lines = [
+    `# Tether demo sign-ins (created ${new Date().toISOString()}); keep this file private`,
+  ];
   const adminPassword = password();
   const admin = await s.people.findUser('admin');
   if (admin) {
     const { hashPassword } = await import('./auth/secrets.ts');
-    await s.db.updateTable('users').set({ password_hash: await hashPassword(adminPassword) }).where('id', '=', admin.id).execute();
+    await s.db
+      .updateTable('users')
+      .set({ password_hash: await hashPassword(adminPassword) })
+      .where('id', '=', admin.id)
+      .execute();
     lines.push(`admin     ${adminPassword}`);
   }
   for (const person of people) {
@@ -90,17 +118,34 @@ async function seedDemo(s: Services, dataDir: string): Promise<string> {
     const existing = await s.people.findUser(person.username);
     if (existing) {
       const { hashPassword } = await import('./auth/secrets.ts');
-      await s.db.updateTable('users').set({ password_hash: await hashPassword(secret) }).where('id', '=', existing.id).execute();
+      await s.db
+        .updateTable('users')
+        .set({ password_hash: await hashPassword(secret) })
+        .where('id', '=', existing.id)
+        .execute();
     } else {
       const created = await s.people.createUser({ ...person, password: secret, managerId });
-      await s.audit.append({ kind: 'userCreated', accountId: person.accountId ?? null, params: { userId: created.id, username: person.username, role: person.role } });
+      await s.audit.append({
+        kind: 'userCreated',
+        accountId: person.accountId ?? null,
+        params: { userId: created.id, username: person.username, role: person.role },
+      });
     }
     lines.push(`${person.username.padEnd(9)} ${secret}`);
   }
   writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);
-  await s.db.insertInto('settings').values({ key: DEMO_MARK, value: new Date().toISOString() }).onConflict((oc) => oc.column('key').doNothing()).execute();
-  process.stdout.write(`\nDemo sign-ins (shown once, also in ${file}):\n${lines.slice(1).map((l) => `  ${l}`).join('\n')}\n`);
+  await s.db
+    .insertInto('settings')
+    .values({ key: DEMO_MARK, value: new Date().toISOString() })
+    .onConflict((oc) => oc.column('key').doNothing())
+    .execute();
+  process.stdout.write(
+    `\nDemo sign-ins (shown once, also in ${file}):\n${lines
+      .slice(1)
+      .map((l) => `  ${l}`)
+      .join('\n')}\n`,
+  );
   return file;
 }
 

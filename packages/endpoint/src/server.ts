@@ -57,7 +57,8 @@ export interface RunningEndpoint {
 }
 
 export async function startEndpoint(options: EndpointOptions): Promise<RunningEndpoint> {
-  const log = options.logger ?? pino({ level: options.logLevel ?? 'info', base: { app: 'tether-endpoint' } });
+  const log =
+    options.logger ?? pino({ level: options.logLevel ?? 'info', base: { app: 'tether-endpoint' } });
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const nodeId = loadNodeId(dataDir);
@@ -65,13 +66,28 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
 
   const store = await openStore({ url: options.dbUrl, dataDir });
   const bus = await openBus(options.busUrl, {
-    onError: (err: unknown, subject: string) => nodeLog.error({ err, subject }, 'bus handler failed'),
+    onError: (err: unknown, subject: string) =>
+      nodeLog.error({ err, subject }, 'bus handler failed'),
   });
   const audit = new AuditLog({ store, bus, logger: nodeLog.child({ module: 'audit' }) });
   const endpointKey = await loadEndpointKey(store.db);
   const people = new People(store.db);
-  const hub = new AgentHub({ db: store.db, bus, audit, key: endpointKey, nodeId, log: nodeLog.child({ module: 'hub' }) });
-  const exec = new ExecService({ db: store.db, bus, hub, audit, nodeId, log: nodeLog.child({ module: 'exec' }) });
+  const hub = new AgentHub({
+    db: store.db,
+    bus,
+    audit,
+    key: endpointKey,
+    nodeId,
+    log: nodeLog.child({ module: 'hub' }),
+  });
+  const exec = new ExecService({
+    db: store.db,
+    bus,
+    hub,
+    audit,
+    nodeId,
+    log: nodeLog.child({ module: 'exec' }),
+  });
   const secure = Boolean(options.tlsCert);
   const services: Services = {
     db: store.db,
@@ -88,7 +104,9 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     log: nodeLog,
     secure,
     publicUrl: (request: FastifyRequest) =>
-      (options.publicUrl ?? `${request.protocol}://${request.headers.host ?? request.hostname}`).replace(/\/$/, ''),
+      (
+        options.publicUrl ?? `${request.protocol}://${request.headers.host ?? request.hostname}`
+      ).replace(/\/$/, ''),
   };
   const adminToken = await ensureAdmin(services, dataDir);
 
@@ -99,13 +117,21 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: options.trustProxy ?? false,
     https: secure
-      ? { cert: readFileSync(options.tlsCert as string), key: readFileSync(options.tlsKey as string) }
+      ? {
+          cert: readFileSync(options.tlsCert as string),
+          key: readFileSync(options.tlsKey as string),
+        }
       : null,
   }) as unknown as FastifyInstance;
-  await app.register(websocket, { options: { maxPayload: WS_MAX_MESSAGE_BYTES, perMessageDeflate: false } });
+  await app.register(websocket, {
+    options: { maxPayload: WS_MAX_MESSAGE_BYTES, perMessageDeflate: false },
+  });
   installErrorHandling(app);
   app.addHook('onResponse', async (request, reply) => {
-    request.log.debug({ method: request.method, url: request.url.split('?')[0], status: reply.statusCode }, 'request');
+    request.log.debug(
+      { method: request.method, url: request.url.split('?')[0], status: reply.statusCode },
+      'request',
+    );
   });
 
   const api = new Api(app, (request) => services.auth.fromRequest(request));
@@ -123,13 +149,17 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
   await hub.start(app);
   const stopRelay = serveRemoteExecs(bus, nodeId, hub, nodeLog.child({ module: 'relay' }));
   const interrupted = await exec.recoverInterrupted();
-  if (interrupted > 0) nodeLog.warn({ interrupted }, 'marked commands cut off by the last stop as interrupted');
+  if (interrupted > 0)
+    nodeLog.warn({ interrupted }, 'marked commands cut off by the last stop as interrupted');
 
   await app.listen({ host: options.listen.host, port: options.listen.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.listen.port;
   const url = `${secure ? 'https' : 'http'}://${hostForUrl(options.listen.host)}:${port}`;
-  nodeLog.info({ url, db: store.dialect, bus: options.busUrl ? 'nats' : 'memory' }, 'endpoint listening');
+  nodeLog.info(
+    { url, db: store.dialect, bus: options.busUrl ? 'nats' : 'memory' },
+    'endpoint listening',
+  );
 
   let closing: Promise<void> | null = null;
   return {
@@ -150,10 +180,11 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
   };
 }
 
-/** A stable id per data folder, so a restarted process knows which links and commands were its own. */
+/** A stable id per data folder: a restarted process knows which links and commands were its own. */
 function loadNodeId(dataDir: string): string {
   const file = join(dataDir, 'node-id');
-  if (!existsSync(file)) writeFileSync(file, `node-${randomBytes(6).toString('hex')}\n`, { mode: 0o600 });
+  if (!existsSync(file))
+    writeFileSync(file, `node-${randomBytes(6).toString('hex')}\n`, { mode: 0o600 });
   return readFileSync(file, 'utf8').trim();
 }
 
@@ -163,8 +194,15 @@ async function ensureAdmin(s: Services, dataDir: string): Promise<string> {
   if (existsSync(tokenFile)) return readFileSync(tokenFile, 'utf8').trim();
   let admin = await s.people.findUser(ADMIN_USERNAME);
   if (!admin) {
-    const created = await s.people.createUser({ username: ADMIN_USERNAME, displayName: 'Administrator', role: 'admin' });
-    await s.audit.append({ kind: 'userCreated', params: { userId: created.id, username: ADMIN_USERNAME, role: 'admin' } });
+    const created = await s.people.createUser({
+      username: ADMIN_USERNAME,
+      displayName: 'Administrator',
+      role: 'admin',
+    });
+    await s.audit.append({
+      kind: 'userCreated',
+      params: { userId: created.id, username: ADMIN_USERNAME, role: 'admin' },
+    });
     admin = await s.people.findUser(ADMIN_USERNAME);
   }
   const { token, id } = await s.people.createApiToken(admin!.id, `admin token in ${dataDir}`);

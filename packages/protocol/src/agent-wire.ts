@@ -13,7 +13,11 @@ export const ENDPOINT_SSH_USER = 'tether-endpoint';
 export const EnrollRequest = z.strictObject({
   token: z.string().min(1).max(512),
   publicKey: z.string().min(1).max(1024),
-  name: z.string().min(1).max(253).regex(/^[^\u0000-\u001f\u007f]+$/, 'control characters'),
+  name: z
+    .string()
+    .min(1)
+    .max(253)
+    .regex(/^[^\u0000-\u001f\u007f]+$/, 'control characters'),
   os: z.string().max(64),
   arch: z.string().max(64),
   version: z.string().max(64),

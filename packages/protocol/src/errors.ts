@@ -64,5 +64,7 @@ export class TetherError extends Error {
 export function isErrorBody(value: unknown): value is { error: WireError } {
   if (typeof value !== 'object' || value === null) return false;
   const error = (value as { error?: unknown }).error;
-  return typeof error === 'object' && error !== null && typeof (error as WireError).code === 'string';
+  return (
+    typeof error === 'object' && error !== null && typeof (error as WireError).code === 'string'
+  );
 }

@@ -4,7 +4,7 @@ import { z } from 'zod';
 /** Defaults and bounds for one command, in milliseconds and bytes. */
 export const EXEC_DEFAULT_TIMEOUT_MS = 30_000;
 export const EXEC_MAX_TIMEOUT_MS = 24 * 60 * 60 * 1000;
-/** The REST (buffered) variant returns at most this much of each stream; use the socket for more. */
+/** The buffered REST variant returns at most this much of each stream; the socket streams all. */
 export const EXEC_REST_OUTPUT_LIMIT_BYTES = 1024 * 1024;
 /** The audit record keeps the first 64 KiB of output, as the foundation issue asks. */
 export const EXEC_AUDIT_OUTPUT_BYTES = 64 * 1024;
@@ -14,8 +14,16 @@ const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not a valid enviro
 
 export const ExecRequest = z
   .strictObject({
-    argv: z.array(z.string().max(128 * 1024)).min(1).max(4096).optional(),
-    command: z.string().min(1).max(128 * 1024).optional(),
+    argv: z
+      .array(z.string().max(128 * 1024))
+      .min(1)
+      .max(4096)
+      .optional(),
+    command: z
+      .string()
+      .min(1)
+      .max(128 * 1024)
+      .optional(),
     cwd: z.string().min(1).max(4096).optional(),
     env: z.record(envName, z.string().max(32 * 1024)).optional(),
     timeoutMs: z.number().int().positive().max(EXEC_MAX_TIMEOUT_MS).optional(),

@@ -9,7 +9,11 @@ import { readCookie, SESSION_COOKIE, sessionCookie } from '../auth/cookies.ts';
 import { SESSION_TTL_SECONDS } from './people.ts';
 
 const MAX_TOKEN_TTL_SECONDS = 365 * 24 * 60 * 60;
-const username = z.string().min(1).max(64).regex(/^[A-Za-z0-9._@-]+$/, 'letters, digits and . _ @ - only');
+const username = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9._@-]+$/, 'letters, digits and . _ @ - only');
 
 export function peopleRoutes(api: Api, s: Services): void {
   api.route({
@@ -18,11 +22,17 @@ export function peopleRoutes(api: Api, s: Services): void {
     summary: 'Sign in with a password; sets the session cookie',
     tag: 'people',
     public: true,
-    body: z.strictObject({ username: z.string().min(1).max(64), password: z.string().min(1).max(1024) }),
+    body: z.strictObject({
+      username: z.string().min(1).max(64),
+      password: z.string().min(1).max(1024),
+    }),
     handler: async ({ body, reply, request }) => {
       const user = await s.people.signIn(body.username, body.password);
       if (!user) {
-        await s.audit.append({ kind: 'userLoginFailed', params: { username: body.username, remoteAddr: request.ip } });
+        await s.audit.append({
+          kind: 'userLoginFailed',
+          params: { username: body.username, remoteAddr: request.ip },
+        });
         throw new TetherError('unauthorized', 'wrong username or password');
       }
       const cookie = await s.people.createSession(user.id);
@@ -46,7 +56,11 @@ export function peopleRoutes(api: Api, s: Services): void {
       const cookie = readCookie(request.headers.cookie, SESSION_COOKIE);
       if (cookie) await s.people.endSession(cookie);
       reply.header('set-cookie', sessionCookie('', 0, s.secure));
-      await s.audit.append({ kind: 'userLogout', actor: actorOf(principal), accountId: principal.accountId });
+      await s.audit.append({
+        kind: 'userLogout',
+        actor: actorOf(principal),
+        accountId: principal.accountId,
+      });
       return { ok: true };
     },
   });
@@ -57,7 +71,11 @@ export function peopleRoutes(api: Api, s: Services): void {
     summary: 'Who the caller is',
     tag: 'people',
     handler: async ({ principal }) => {
-      const user = await s.db.selectFrom('users').selectAll().where('id', '=', principal.userId).executeTakeFirstOrThrow();
+      const user = await s.db
+        .selectFrom('users')
+        .selectAll()
+        .where('id', '=', principal.userId)
+        .executeTakeFirstOrThrow();
       return { user: userView(user) };
     },
   });
@@ -89,8 +107,18 @@ export function peopleRoutes(api: Api, s: Services): void {
     summary: 'Accounts the caller may see',
     tag: 'people',
     handler: async ({ principal }) => {
-      const rows = await s.db.selectFrom('accounts').selectAll().where(accountScope(principal) as never).orderBy('name').execute();
-      await s.audit.append({ kind: 'accountsListed', actor: actorOf(principal), accountId: principal.accountId, result: { count: rows.length } });
+      const rows = await s.db
+        .selectFrom('accounts')
+        .selectAll()
+        .where(accountScope(principal) as never)
+        .orderBy('name')
+        .execute();
+      await s.audit.append({
+        kind: 'accountsListed',
+        actor: actorOf(principal),
+        accountId: principal.accountId,
+        result: { count: rows.length },
+      });
       return { accounts: rows.map((a) => ({ id: a.id, name: a.name, createdAt: a.created_at })) };
     },
   });
@@ -104,7 +132,12 @@ export function peopleRoutes(api: Api, s: Services): void {
     handler: async ({ principal, body }) => {
       await s.guard.require(principal, 'account.create');
       const account = await s.people.createAccount(body.name);
-      await s.audit.append({ kind: 'accountCreated', actor: actorOf(principal), accountId: account.id, params: { name: body.name } });
+      await s.audit.append({
+        kind: 'accountCreated',
+        actor: actorOf(principal),
+        accountId: account.id,
+        params: { name: body.name },
+      });
       return { account };
     },
   });
@@ -125,9 +158,11 @@ export function peopleRoutes(api: Api, s: Services): void {
     handler: async ({ principal, body }) => {
       await s.guard.require(principal, 'user.create');
       const account = body.account ? await s.people.findAccount(body.account) : undefined;
-      if (body.account && !account) throw new TetherError('not_found', `no account ${JSON.stringify(body.account)}`);
+      if (body.account && !account)
+        throw new TetherError('not_found', `no account ${JSON.stringify(body.account)}`);
       const manager = body.manager ? await s.people.findUser(body.manager) : undefined;
-      if (body.manager && manager?.role !== 'manager') throw new TetherError('invalid_request', 'manager must name a user with the manager role');
+      if (body.manager && manager?.role !== 'manager')
+        throw new TetherError('invalid_request', 'manager must name a user with the manager role');
       const user = await s.people.createUser({
         username: body.username,
         displayName: body.displayName,
@@ -140,7 +175,12 @@ export function peopleRoutes(api: Api, s: Services): void {
         kind: 'userCreated',
         actor: actorOf(principal),
         accountId: account?.id ?? null,
-        params: { userId: user.id, username: body.username, role: body.role, password: body.password },
+        params: {
+          userId: user.id,
+          username: body.username,
+          role: body.role,
+          password: body.password,
+        },
       });
       return { user };
     },
@@ -152,8 +192,18 @@ export function peopleRoutes(api: Api, s: Services): void {
     summary: 'Users the caller may see',
     tag: 'people',
     handler: async ({ principal }) => {
-      const rows = await s.db.selectFrom('users').selectAll().where(userScope(principal) as never).orderBy('username').execute();
-      await s.audit.append({ kind: 'usersListed', actor: actorOf(principal), accountId: principal.accountId, result: { count: rows.length } });
+      const rows = await s.db
+        .selectFrom('users')
+        .selectAll()
+        .where(userScope(principal) as never)
+        .orderBy('username')
+        .execute();
+      await s.audit.append({
+        kind: 'usersListed',
+        actor: actorOf(principal),
+        accountId: principal.accountId,
+        result: { count: rows.length },
+      });
       return { users: rows.map(userView) };
     },
   });

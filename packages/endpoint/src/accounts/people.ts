@@ -24,8 +24,13 @@ export class People {
   constructor(private readonly db: Kysely<Database>) {}
 
   async createAccount(name: string): Promise<{ id: string; name: string }> {
-    const existing = await this.db.selectFrom('accounts').select('id').where('name', '=', name).executeTakeFirst();
-    if (existing) throw new TetherError('conflict', `account ${JSON.stringify(name)} already exists`);
+    const existing = await this.db
+      .selectFrom('accounts')
+      .select('id')
+      .where('name', '=', name)
+      .executeTakeFirst();
+    if (existing)
+      throw new TetherError('conflict', `account ${JSON.stringify(name)} already exists`);
     const row = { id: newId(), name, created_at: nowIso() };
     await this.db.insertInto('accounts').values(row).execute();
     return { id: row.id, name };
@@ -44,8 +49,13 @@ export class People {
     if (user.role === 'customer' && !user.accountId) {
       throw new TetherError('invalid_request', 'a customer needs an account');
     }
-    const taken = await this.db.selectFrom('users').select('id').where('username', '=', user.username).executeTakeFirst();
-    if (taken) throw new TetherError('conflict', `username ${JSON.stringify(user.username)} is taken`);
+    const taken = await this.db
+      .selectFrom('users')
+      .select('id')
+      .where('username', '=', user.username)
+      .executeTakeFirst();
+    if (taken)
+      throw new TetherError('conflict', `username ${JSON.stringify(user.username)} is taken`);
     const row = {
       id: newId(),
       username: user.username,
@@ -62,7 +72,11 @@ export class People {
   }
 
   async findUser(username: string) {
-    return this.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+    return this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('username', '=', username)
+      .executeTakeFirst();
   }
 
   async createApiToken(userId: string, name: string, ttlSeconds?: number) {

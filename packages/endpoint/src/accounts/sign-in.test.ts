@@ -6,7 +6,12 @@ let h: Harness;
 beforeAll(async () => {
   h = await startHarness();
   await h.account('Acme');
-  await h.api('POST', '/api/v1/users', { username: 'dana', role: 'customer', account: 'Acme', password: 'correct horse battery' });
+  await h.api('POST', '/api/v1/users', {
+    username: 'dana',
+    role: 'customer',
+    account: 'Acme',
+    password: 'correct horse battery',
+  });
 });
 afterAll(() => h.close());
 
@@ -39,7 +44,9 @@ it('sign-in - a wrong password and an unknown user get the same 401, and both ar
 });
 
 it('sign-in - logout ends the session', async () => {
-  const cookie = (await login('dana', 'correct horse battery')).headers.get('set-cookie')!.split(';')[0];
+  const cookie = (await login('dana', 'correct horse battery')).headers
+    .get('set-cookie')!
+    .split(';')[0];
   const out = await fetch(`${h.url}/api/v1/logout`, { method: 'POST', headers: { cookie } });
   expect(out.status).toBe(200);
   const after = await fetch(`${h.url}/api/v1/me`, { headers: { cookie } });
@@ -47,14 +54,22 @@ it('sign-in - logout ends the session', async () => {
 });
 
 it('sign-in - passwords are stored as argon2id hashes and never logged in the audit', async () => {
-  const row = await h.endpoint.services.db.selectFrom('users').select('password_hash').where('username', '=', 'dana').executeTakeFirstOrThrow();
+  const row = await h.endpoint.services.db
+    .selectFrom('users')
+    .select('password_hash')
+    .where('username', '=', 'dana')
+    .executeTakeFirstOrThrow();
   expect(row.password_hash).toMatch(/^\$argon2id\$/);
-  const created = (await h.api('GET', '/api/v1/audit?code=T1002I')).body.events.find((e: any) => e.params.username === 'dana');
+  const created = (await h.api('GET', '/api/v1/audit?code=T1002I')).body.events.find(
+    (e: any) => e.params.username === 'dana',
+  );
   expect(created.params.password).toBe('[redacted]');
 });
 
 it('sign-in - an API token made from a session works as a bearer token', async () => {
-  const cookie = (await login('dana', 'correct horse battery')).headers.get('set-cookie')!.split(';')[0];
+  const cookie = (await login('dana', 'correct horse battery')).headers
+    .get('set-cookie')!
+    .split(';')[0];
   const made = await fetch(`${h.url}/api/v1/api-tokens`, {
     method: 'POST',
     headers: { cookie, 'content-type': 'application/json' },

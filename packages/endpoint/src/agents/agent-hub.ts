@@ -73,7 +73,8 @@ export class AgentHub {
       bus.subscribe('agent.*.connected', (payload) => {
         const { agentId, connectionId } = payload as { agentId: string; connectionId: string };
         const link = this.links.get(agentId);
-        if (link && link.connectionId !== connectionId) this.drop(link, 'replaced by a newer connection');
+        if (link && link.connectionId !== connectionId)
+          this.drop(link, 'replaced by a newer connection');
       }),
       bus.subscribe('agent.*.revoked', (payload) => {
         const link = this.links.get((payload as { agentId: string }).agentId);
@@ -83,13 +84,18 @@ export class AgentHub {
     this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_INTERVAL_MS);
     this.heartbeat.unref();
 
-    app.get(AGENT_CONNECT_PATH, {
-      websocket: true,
-      preValidation: async (request, reply) => {
-        const verdict = await this.admit(request);
-        if (verdict) return reply.code(verdict.status).send(errorBody(verdict.code, verdict.message));
+    app.get(
+      AGENT_CONNECT_PATH,
+      {
+        websocket: true,
+        preValidation: async (request, reply) => {
+          const verdict = await this.admit(request);
+          if (verdict)
+            return reply.code(verdict.status).send(errorBody(verdict.code, verdict.message));
+        },
       },
-    }, (socket, request) => this.accept(socket as unknown as WebSocket, request));
+      (socket, request) => this.accept(socket as unknown as WebSocket, request),
+    );
   }
 
   isLocal(agentId: string): boolean {
@@ -123,13 +129,17 @@ export class AgentHub {
   async stop(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.unsubscribe.forEach((off) => off());
-    const closing = [...this.links.values()].map((link) => this.drop(link, 'endpoint shutting down'));
+    const closing = [...this.links.values()].map((link) =>
+      this.drop(link, 'endpoint shutting down'),
+    );
     await Promise.all(closing);
     await Promise.all([...this.settling]);
   }
 
   private track(work: Promise<void>): void {
-    const settled = work.catch((error) => this.deps.log.error({ err: error }, 'presence update failed'));
+    const settled = work.catch((error) =>
+      this.deps.log.error({ err: error }, 'presence update failed'),
+    );
     this.settling.add(settled);
     void settled.finally(() => this.settling.delete(settled));
   }
@@ -139,14 +149,26 @@ export class AgentHub {
     const agentId = String(request.headers[AGENT_ID_HEADER] ?? '');
     const remote = request.ip;
     if (!UUID.test(agentId)) return this.refuse(null, remote, 403, 'unknown agent');
-    const agent = await this.deps.db.selectFrom('agents').selectAll().where('id', '=', agentId).executeTakeFirst();
+    const agent = await this.deps.db
+      .selectFrom('agents')
+      .selectAll()
+      .where('id', '=', agentId)
+      .executeTakeFirst();
     if (!agent) return this.refuse(null, remote, 403, 'unknown agent');
     if (agent.revoked_at) return this.refuse(agent, remote, 410, 'agent revoked');
-    this.pending.set(request, { agent, facts: parseFacts(request.headers['x-tether-agent-facts']) });
+    this.pending.set(request, {
+      agent,
+      facts: parseFacts(request.headers['x-tether-agent-facts']),
+    });
     return null;
   }
 
-  private async refuse(agent: AgentsTable | null, remote: string, status: 403 | 410, message: string) {
+  private async refuse(
+    agent: AgentsTable | null,
+    remote: string,
+    status: 403 | 410,
+    message: string,
+  ) {
     await this.deps.audit.append({
       kind: 'agentConnectRefused',
       accountId: agent?.account_id ?? null,
@@ -154,7 +176,11 @@ export class AgentHub {
       params: { remoteAddr: remote },
       result: { reason: message },
     });
-    return { status, code: status === 410 ? ('agent_revoked' as const) : ('forbidden' as const), message };
+    return {
+      status,
+      code: status === 410 ? ('agent_revoked' as const) : ('forbidden' as const),
+      message,
+    };
   }
 
   private accept(socket: WebSocket, request: FastifyRequest): void {
@@ -165,7 +191,8 @@ export class AgentHub {
     const pinned = parseAgentPublicKey(agent.public_key);
     if (!pinned) return void socket.terminate();
     socket.setMaxListeners?.(20);
-    (socket as unknown as { _receiver?: { _maxPayload: number } })._receiver!._maxPayload = MAX_WS_MESSAGE_BYTES;
+    (socket as unknown as { _receiver?: { _maxPayload: number } })._receiver!._maxPayload =
+      MAX_WS_MESSAGE_BYTES;
 
     const link: Link = {
       agentId: agent.id,
@@ -186,7 +213,8 @@ export class AgentHub {
       ended = true;
       link.ssh.end();
       socket.terminate();
-      if (keyMismatch) this.track(this.refuse(agent, request.ip, 403, link.closeReason).then(() => {}));
+      if (keyMismatch)
+        this.track(this.refuse(agent, request.ip, 403, link.closeReason).then(() => {}));
       else if (link.wasReady) this.track(this.offline(link, agent));
     };
     socket.on('close', end);
@@ -214,14 +242,23 @@ export class AgentHub {
     });
   }
 
-  private async online(link: Link, agent: AgentsTable, facts: Record<string, string>, remote: string) {
+  private async online(
+    link: Link,
+    agent: AgentsTable,
+    facts: Record<string, string>,
+    remote: string,
+  ) {
     const { db, bus, audit, nodeId, log } = this.deps;
     const previous = this.links.get(agent.id);
     this.links.set(agent.id, link);
     if (previous) this.drop(previous, 'replaced by a newer connection');
 
     const now = nowIso();
-    const before = await db.selectFrom('agents').select(['connection_id', 'connected_node']).where('id', '=', agent.id).executeTakeFirst();
+    const before = await db
+      .selectFrom('agents')
+      .select(['connection_id', 'connected_node'])
+      .where('id', '=', agent.id)
+      .executeTakeFirst();
     await db
       .updateTable('agents')
       .set({
@@ -234,7 +271,11 @@ export class AgentHub {
       })
       .where('id', '=', agent.id)
       .execute();
-    bus.publish(`agent.${agent.id}.connected`, { agentId: agent.id, connectionId: link.connectionId, nodeId });
+    bus.publish(`agent.${agent.id}.connected`, {
+      agentId: agent.id,
+      connectionId: link.connectionId,
+      nodeId,
+    });
     if (before?.connection_id) {
       await audit.append({
         kind: 'agentReplaced',
@@ -259,7 +300,12 @@ export class AgentHub {
     if (this.links.get(agent.id) === link) this.links.delete(agent.id);
     await db
       .updateTable('agents')
-      .set({ connected_node: null, connection_id: null, connected_at: null, last_seen_at: nowIso() })
+      .set({
+        connected_node: null,
+        connection_id: null,
+        connected_at: null,
+        last_seen_at: nowIso(),
+      })
       .where('id', '=', agent.id)
       .where('connection_id', '=', link.connectionId)
       .execute();
@@ -270,7 +316,10 @@ export class AgentHub {
       params: { connection: link.connectionId },
       result: { reason: link.closeReason },
     });
-    log.info({ agentId: agent.id, connectionId: link.connectionId, reason: link.closeReason }, 'agent disconnected');
+    log.info(
+      { agentId: agent.id, connectionId: link.connectionId, reason: link.closeReason },
+      'agent disconnected',
+    );
   }
 
   private drop(link: Link, reason: string): Promise<void> {
@@ -280,7 +329,10 @@ export class AgentHub {
     const closed = new Promise<void>((resolve) => link.socket.once('close', () => resolve()));
     link.ssh.end();
     link.socket.terminate();
-    return Promise.race([closed, new Promise<void>((resolve) => setTimeout(resolve, 1000).unref())]);
+    return Promise.race([
+      closed,
+      new Promise<void>((resolve) => setTimeout(resolve, 1000).unref()),
+    ]);
   }
 
   private beat(): void {
@@ -313,7 +365,9 @@ function parseFacts(header: string | string[] | undefined): Record<string, strin
   }
 }
 
-function pickFacts(facts: Record<string, string>): Partial<Pick<AgentsTable, (typeof FACT_FIELDS)[number]>> {
+function pickFacts(
+  facts: Record<string, string>,
+): Partial<Pick<AgentsTable, (typeof FACT_FIELDS)[number]>> {
   const picked: Partial<Record<(typeof FACT_FIELDS)[number], string>> = {};
   for (const field of FACT_FIELDS) if (facts[field] !== undefined) picked[field] = facts[field];
   return picked;

@@ -1,6 +1,12 @@
 /** REST for agents: enrollment, listing, revocation, and join tokens. */
 import { z } from 'zod';
-import { EnrollRequest, installCommand, TetherError, type EnrollResponse } from '@tether/protocol';
+import {
+  EnrollRequest,
+  installCommand,
+  shellQuote,
+  TetherError,
+  type EnrollResponse,
+} from '@tether/protocol';
 import type { Api } from '../http/api.ts';
 import type { Services } from '../services.ts';
 import { agentScope, joinTokenScope } from '../audit/visibility.ts';
@@ -38,7 +44,9 @@ export function agentRoutes(api: Api, s: Services): void {
         .where(agentScope(principal) as never)
         .orderBy('agents.name');
       if (query.account) {
-        q = q.where((eb) => eb.or([eb('accounts.name', '=', query.account!), eb('accounts.id', '=', query.account!)]));
+        q = q.where((eb) =>
+          eb.or([eb('accounts.name', '=', query.account!), eb('accounts.id', '=', query.account!)]),
+        );
       }
       const rows = await q.execute();
       await s.audit.append({
@@ -60,8 +68,17 @@ export function agentRoutes(api: Api, s: Services): void {
     params: IdParams,
     handler: async ({ principal, params }) => {
       const agent = await s.guard.agent(principal, params.id, 'agent.read');
-      const account = await s.db.selectFrom('accounts').select('name').where('id', '=', agent.account_id).executeTakeFirst();
-      await s.audit.append({ kind: 'agentViewed', actor: actorOf(principal), accountId: agent.account_id, agentId: agent.id });
+      const account = await s.db
+        .selectFrom('accounts')
+        .select('name')
+        .where('id', '=', agent.account_id)
+        .executeTakeFirst();
+      await s.audit.append({
+        kind: 'agentViewed',
+        actor: actorOf(principal),
+        accountId: agent.account_id,
+        agentId: agent.id,
+      });
       return { agent: agentView({ ...agent, account_name: account?.name ?? '' }) };
     },
   });
@@ -75,7 +92,11 @@ export function agentRoutes(api: Api, s: Services): void {
     handler: async ({ principal, params }) => {
       const agent = await s.guard.agent(principal, params.id, 'agent.revoke');
       if (!agent.revoked_at) {
-        await s.db.updateTable('agents').set({ revoked_at: nowIso() }).where('id', '=', agent.id).execute();
+        await s.db
+          .updateTable('agents')
+          .set({ revoked_at: nowIso() })
+          .where('id', '=', agent.id)
+          .execute();
       }
       s.bus.publish(`agent.${agent.id}.revoked`, { agentId: agent.id });
       await s.audit.append({
@@ -102,12 +123,22 @@ export function agentRoutes(api: Api, s: Services): void {
     handler: async ({ principal, body, request }) => {
       const account = await s.people.findAccount(body.account);
       if (!account || (principal.role === 'customer' && account.id !== principal.accountId)) {
-        await s.guard.denied(principal, 'join_token.create', { account: body.account }, account?.id ?? null);
+        await s.guard.denied(
+          principal,
+          'join_token.create',
+          { account: body.account },
+          account?.id ?? null,
+        );
         throw new TetherError('not_found', `no account ${JSON.stringify(body.account)}`);
       }
       await s.guard.require(principal, 'join_token.create', account.id);
       const ttl = body.ttlSeconds ?? JOIN_TOKEN_DEFAULT_TTL_SECONDS;
-      const { token, row } = await s.joinTokens.create(account.id, principal.userId, ttl, body.maxUses ?? 1);
+      const { token, row } = await s.joinTokens.create(
+        account.id,
+        principal.userId,
+        ttl,
+        body.maxUses ?? 1,
+      );
       await s.audit.append({
         kind: 'joinTokenCreated',
         actor: actorOf(principal),
@@ -123,7 +154,7 @@ export function agentRoutes(api: Api, s: Services): void {
         expiresAt: row.expires_at,
         maxUses: row.max_uses,
         installCommand: installCommand(base, token),
-        agentCommand: `tether agent --endpoint ${base} --join-token ${token} --state ./tether-agent-state`,
+        agentCommand: `tether agent --endpoint ${shellQuote(base)} --join-token ${shellQuote(token)} --state ./tether-agent-state`,
       };
     },
   });
@@ -135,8 +166,17 @@ export function agentRoutes(api: Api, s: Services): void {
     tag: 'agents',
     handler: async ({ principal }) => {
       await s.guard.require(principal, 'join_token.read', principal.accountId);
-      const rows = await s.db.selectFrom('join_tokens').selectAll().where(joinTokenScope(principal) as never).execute();
-      await s.audit.append({ kind: 'joinTokensListed', actor: actorOf(principal), accountId: principal.accountId, result: { count: rows.length } });
+      const rows = await s.db
+        .selectFrom('join_tokens')
+        .selectAll()
+        .where(joinTokenScope(principal) as never)
+        .execute();
+      await s.audit.append({
+        kind: 'joinTokensListed',
+        actor: actorOf(principal),
+        accountId: principal.accountId,
+        result: { count: rows.length },
+      });
       return {
         joinTokens: rows.map((r) => ({
           id: r.id,
@@ -160,31 +200,65 @@ export function agentRoutes(api: Api, s: Services): void {
     handler: async ({ principal, params }) => {
       const row = await s.joinTokens.get(params.id);
       if (!row || (principal.role === 'customer' && row.account_id !== principal.accountId)) {
-        await s.guard.denied(principal, 'join_token.revoke', { tokenId: params.id }, row?.account_id ?? null);
+        await s.guard.denied(
+          principal,
+          'join_token.revoke',
+          { tokenId: params.id },
+          row?.account_id ?? null,
+        );
         throw new TetherError('not_found', 'no such join token');
       }
       await s.guard.require(principal, 'join_token.revoke', row.account_id);
       await s.joinTokens.revoke(row.id);
-      await s.audit.append({ kind: 'joinTokenRevoked', actor: actorOf(principal), accountId: row.account_id, params: { tokenId: row.id } });
+      await s.audit.append({
+        kind: 'joinTokenRevoked',
+        actor: actorOf(principal),
+        accountId: row.account_id,
+        params: { tokenId: row.id },
+      });
       return { id: row.id, revoked: true };
     },
   });
 }
 
-async function enroll(s: Services, body: EnrollRequest, remoteAddr: string): Promise<EnrollResponse> {
+async function enroll(
+  s: Services,
+  body: EnrollRequest,
+  remoteAddr: string,
+): Promise<EnrollResponse> {
   const key = parseAgentPublicKey(body.publicKey);
-  const attempt = { name: body.name, os: body.os, arch: body.arch, version: body.version, remoteAddr };
+  const attempt = {
+    name: body.name,
+    os: body.os,
+    arch: body.arch,
+    version: body.version,
+    remoteAddr,
+  };
   if (!key) {
-    await s.audit.append({ kind: 'agentEnrollFailed', params: attempt, result: { error: 'public key is not an ssh-ed25519 key' } });
+    await s.audit.append({
+      kind: 'agentEnrollFailed',
+      params: attempt,
+      result: { error: 'public key is not an ssh-ed25519 key' },
+    });
     throw new TetherError('invalid_request', 'publicKey must be an OpenSSH ssh-ed25519 public key');
   }
   try {
     const agent = await s.db.transaction().execute(async (trx) => {
       const token = await s.joinTokens.consume(trx, body.token);
-      const taken = await trx.selectFrom('agents').select('id').where('public_key', '=', key.normalized).executeTakeFirst();
-      if (taken) throw new TetherError('conflict', 'this key is already enrolled; use a new state folder');
+      const taken = await trx
+        .selectFrom('agents')
+        .select('id')
+        .where('public_key', '=', key.normalized)
+        .executeTakeFirst();
+      if (taken)
+        throw new TetherError('conflict', 'this key is already enrolled; use a new state folder');
       const id = newId();
-      const clash = await trx.selectFrom('agents').select('id').where('account_id', '=', token.account_id).where('name', '=', body.name).executeTakeFirst();
+      const clash = await trx
+        .selectFrom('agents')
+        .select('id')
+        .where('account_id', '=', token.account_id)
+        .where('name', '=', body.name)
+        .executeTakeFirst();
       const row = {
         id,
         name: clash ? `${body.name}-${id.slice(0, 4)}` : body.name,
@@ -213,10 +287,19 @@ async function enroll(s: Services, body: EnrollRequest, remoteAddr: string): Pro
       params: { ...attempt, joinTokenId: agent.join_token_id, publicKey: key.normalized },
       result: { agentId: agent.id, name: agent.name },
     });
-    return { agentId: agent.id, accountId: agent.account_id, name: agent.name, endpointPublicKey: s.endpointKey.publicKey };
+    return {
+      agentId: agent.id,
+      accountId: agent.account_id,
+      name: agent.name,
+      endpointPublicKey: s.endpointKey.publicKey,
+    };
   } catch (error) {
     if (error instanceof TetherError) {
-      await s.audit.append({ kind: 'agentEnrollFailed', params: attempt, result: { error: error.toWire() } });
+      await s.audit.append({
+        kind: 'agentEnrollFailed',
+        params: attempt,
+        result: { error: error.toWire() },
+      });
     }
     throw error;
   }

@@ -12,7 +12,11 @@ export interface EndpointKey {
 
 /** Loads the key from the Store, creating it once; concurrent first starts agree on one key. */
 export async function loadEndpointKey(db: Kysely<Database>): Promise<EndpointKey> {
-  let row = await db.selectFrom('settings').select('value').where('key', '=', SETTING_KEY).executeTakeFirst();
+  let row = await db
+    .selectFrom('settings')
+    .select('value')
+    .where('key', '=', SETTING_KEY)
+    .executeTakeFirst();
   if (!row) {
     const pair = ssh2.utils.generateKeyPairSync('ed25519');
     await db
@@ -20,15 +24,25 @@ export async function loadEndpointKey(db: Kysely<Database>): Promise<EndpointKey
       .values({ key: SETTING_KEY, value: pair.private })
       .onConflict((oc) => oc.column('key').doNothing())
       .execute();
-    row = await db.selectFrom('settings').select('value').where('key', '=', SETTING_KEY).executeTakeFirstOrThrow();
+    row = await db
+      .selectFrom('settings')
+      .select('value')
+      .where('key', '=', SETTING_KEY)
+      .executeTakeFirstOrThrow();
   }
   const parsed = ssh2.utils.parseKey(row.value);
-  if (parsed instanceof Error) throw new Error('stored endpoint key is unreadable', { cause: parsed });
-  return { privateKey: row.value, publicKey: `${parsed.type} ${parsed.getPublicSSH().toString('base64')}` };
+  if (parsed instanceof Error)
+    throw new Error('stored endpoint key is unreadable', { cause: parsed });
+  return {
+    privateKey: row.value,
+    publicKey: `${parsed.type} ${parsed.getPublicSSH().toString('base64')}`,
+  };
 }
 
 /** Parses an OpenSSH public key line; only Ed25519 is accepted for agents. */
-export function parseAgentPublicKey(line: string): { type: string; blob: Buffer; normalized: string } | null {
+export function parseAgentPublicKey(
+  line: string,
+): { type: string; blob: Buffer; normalized: string } | null {
   const parts = line.trim().split(/\s+/);
   if (parts.length < 2 || parts[0] !== 'ssh-ed25519') return null;
   const parsed = ssh2.utils.parseKey(`${parts[0]} ${parts[1]}`);

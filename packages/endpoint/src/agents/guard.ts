@@ -14,7 +14,11 @@ export class Guard {
 
   /** The agent with this id, if the caller may see it and may do `action` on it. */
   async agent(principal: Principal, agentId: string, action: Action): Promise<AgentsTable> {
-    const agent = await this.db.selectFrom('agents').selectAll().where('id', '=', agentId).executeTakeFirst();
+    const agent = await this.db
+      .selectFrom('agents')
+      .selectAll()
+      .where('id', '=', agentId)
+      .executeTakeFirst();
     if (!agent || !canSeeAgent(principal, agent)) {
       await this.denied(principal, action, { agentId }, agent?.account_id ?? null);
       throw new TetherError('not_found', 'no such agent');
@@ -27,7 +31,11 @@ export class Guard {
   }
 
   /** Throws forbidden (audited) unless the caller may do `action` on that account. */
-  async require(principal: Principal, action: Action, accountId: string | null = null): Promise<void> {
+  async require(
+    principal: Principal,
+    action: Action,
+    accountId: string | null = null,
+  ): Promise<void> {
     if (may(principal, action, { accountId })) return;
     await this.denied(principal, action, {}, accountId);
     throw new TetherError('forbidden', `your role may not ${action.replace('.', ' ')}`);

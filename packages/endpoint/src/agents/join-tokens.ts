@@ -35,23 +35,34 @@ export class JoinTokens {
    */
   async consume(trx: Kysely<Database>, token: string): Promise<JoinTokensTable> {
     if (!TOKEN_SHAPE.test(token)) throw new TetherError('token_invalid', 'join token is malformed');
-    const row = await trx.selectFrom('join_tokens').selectAll().where('token_hash', '=', sha256(token)).executeTakeFirst();
+    const row = await trx
+      .selectFrom('join_tokens')
+      .selectAll()
+      .where('token_hash', '=', sha256(token))
+      .executeTakeFirst();
     if (!row) throw new TetherError('token_invalid', 'join token is not known');
     if (row.revoked_at) throw new TetherError('token_revoked', 'join token was revoked');
-    if (row.expires_at <= nowIso()) throw new TetherError('token_expired', 'join token has expired');
-    if (row.uses >= row.max_uses) throw new TetherError('token_used', 'join token was already used');
+    if (row.expires_at <= nowIso())
+      throw new TetherError('token_expired', 'join token has expired');
+    if (row.uses >= row.max_uses)
+      throw new TetherError('token_used', 'join token was already used');
     const updated = await trx
       .updateTable('join_tokens')
       .set((eb) => ({ uses: eb('uses', '+', 1) }))
       .where('id', '=', row.id)
       .where('uses', '<', row.max_uses)
       .executeTakeFirst();
-    if (Number(updated.numUpdatedRows) !== 1) throw new TetherError('token_used', 'join token was already used');
+    if (Number(updated.numUpdatedRows) !== 1)
+      throw new TetherError('token_used', 'join token was already used');
     return row;
   }
 
   async revoke(id: string): Promise<void> {
-    await this.db.updateTable('join_tokens').set({ revoked_at: nowIso() }).where('id', '=', id).execute();
+    await this.db
+      .updateTable('join_tokens')
+      .set({ revoked_at: nowIso() })
+      .where('id', '=', id)
+      .execute();
   }
 
   async get(id: string) {

@@ -20,7 +20,8 @@ function enrollBody(token: string, publicKey = ssh2.utils.generateKeyPairSync('e
   return { token, publicKey, name: 'box', os: 'linux', arch: 'x64', version: 'test' };
 }
 
-const events = async (query: string) => (await h.api('GET', `/api/v1/audit?${query}`)).body.events as any[];
+const events = async (query: string) =>
+  (await h.api('GET', `/api/v1/audit?${query}`)).body.events as any[];
 
 describe('enrollment', () => {
   it('enroll - a join token works once and is then refused as used', async () => {
@@ -33,7 +34,10 @@ describe('enrollment', () => {
 
   it('enroll - an expired token is refused', async () => {
     const token = await h.joinToken('Acme');
-    await h.endpoint.services.db.updateTable('join_tokens').set({ expires_at: '2000-01-01T00:00:00.000Z' }).execute();
+    await h.endpoint.services.db
+      .updateTable('join_tokens')
+      .set({ expires_at: '2000-01-01T00:00:00.000Z' })
+      .execute();
     const answer = await h.api('POST', '/api/v1/enroll', enrollBody(token), '');
     expect(answer.body.error.code).toBe('token_expired');
   });
@@ -47,9 +51,17 @@ describe('enrollment', () => {
 
   it('enroll - a malformed token and a malformed key get clear errors and use nothing', async () => {
     const malformed = await h.api('POST', '/api/v1/enroll', enrollBody('not-a-token'), '');
-    expect(malformed.body.error).toMatchObject({ code: 'token_invalid', message: 'join token is malformed' });
+    expect(malformed.body.error).toMatchObject({
+      code: 'token_invalid',
+      message: 'join token is malformed',
+    });
     const token = await h.joinToken('Acme');
-    const badKey = await h.api('POST', '/api/v1/enroll', enrollBody(token, 'ssh-rsa AAAAB3NzaC1yc2E='), '');
+    const badKey = await h.api(
+      'POST',
+      '/api/v1/enroll',
+      enrollBody(token, 'ssh-rsa AAAAB3NzaC1yc2E='),
+      '',
+    );
     expect(badKey.status).toBe(400);
     expect(badKey.body.error.message).toContain('ssh-ed25519');
     expect((await h.api('POST', '/api/v1/enroll', enrollBody(token), '')).status).toBe(200);
@@ -73,7 +85,9 @@ describe('link', () => {
     expect(Date.now() - started).toBeLessThan(5000);
     const exec = await h.api('POST', `/api/v1/agents/${agent.agentId}/exec`, { argv: ['true'] });
     expect(exec.body.error.code).toBe('agent_offline');
-    expect((await events(`agent=${agent.agentId}&code=T2001E`))[0].result.reason).toBe('agent revoked');
+    expect((await events(`agent=${agent.agentId}&code=T2001E`))[0].result.reason).toBe(
+      'agent revoked',
+    );
   });
 
   it('link - a second connection with the same identity wins and both are audited', async () => {
@@ -81,12 +95,19 @@ describe('link', () => {
     const stateA = join(h.dir, 'agent-twin-copy');
     const source = readdirAgentState(h.dir, 'twin');
     cpSync(source, stateA, { recursive: true });
-    const firstConnection = (await h.api('GET', `/api/v1/agents/${first.agentId}`)).body.agent.connectedAt;
+    const firstConnection = (await h.api('GET', `/api/v1/agents/${first.agentId}`)).body.agent
+      .connectedAt;
     const second = await startAgent({ stateDir: stateA, logger: quiet });
     try {
-      await waitFor(async () => (await events(`agent=${first.agentId}&code=T2003I`)).length > 0, 10_000, 'replace event');
-      const replaced = async () => (await events(`agent=${first.agentId}&code=T2002I`))
-        .some((e) => e.result.reason === 'replaced by a newer connection');
+      await waitFor(
+        async () => (await events(`agent=${first.agentId}&code=T2003I`)).length > 0,
+        10_000,
+        'replace event',
+      );
+      const replaced = async () =>
+        (await events(`agent=${first.agentId}&code=T2002I`)).some(
+          (e) => e.result.reason === 'replaced by a newer connection',
+        );
       await waitFor(replaced, 10_000, 'the old connection closed as replaced');
       const now = (await h.api('GET', `/api/v1/agents/${first.agentId}`)).body.agent;
       expect(now.online).toBe(true);
@@ -107,10 +128,16 @@ describe('link', () => {
     writeFileSync(identityFile, JSON.stringify(identity));
 
     const lines: string[] = [];
-    const sink = new Writable({ write: (chunk, _enc, done) => (lines.push(chunk.toString()), done()) });
+    const sink = new Writable({
+      write: (chunk, _enc, done) => (lines.push(chunk.toString()), done()),
+    });
     const imposter = await startAgent({ stateDir: state, logger: pino({ level: 'info' }, sink) });
     try {
-      await waitFor(() => lines.some((l) => l.includes('does not match the key pinned')), 10_000, 'pin log');
+      await waitFor(
+        () => lines.some((l) => l.includes('does not match the key pinned')),
+        10_000,
+        'pin log',
+      );
       const view = (await h.api('GET', `/api/v1/agents/${agent.agentId}`)).body.agent;
       expect(view.online).toBe(false);
     } finally {
@@ -122,10 +149,16 @@ describe('link', () => {
     const agent = await h.agent('Acme', 'rekeyed');
     await agent.close();
     const state = readdirAgentState(h.dir, 'rekeyed');
-    writeFileSync(join(state, 'host_key'), ssh2.utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
+    writeFileSync(join(state, 'host_key'), ssh2.utils.generateKeyPairSync('ed25519').private, {
+      mode: 0o600,
+    });
     const imposter = await startAgent({ stateDir: state, logger: quiet });
     try {
-      await waitFor(async () => (await events(`agent=${agent.agentId}&code=T2001E`)).length > 0, 10_000, 'refusal');
+      await waitFor(
+        async () => (await events(`agent=${agent.agentId}&code=T2001E`)).length > 0,
+        10_000,
+        'refusal',
+      );
       const refusal = (await events(`agent=${agent.agentId}&code=T2001E`))[0];
       expect(refusal.result.reason).toContain('does not match the enrolled key');
     } finally {
@@ -137,7 +170,10 @@ describe('link', () => {
     const agent = await h.agent('Acme', 'forgotten');
     await agent.close();
     await h.endpoint.services.db.deleteFrom('agents').where('id', '=', agent.agentId).execute();
-    const again = await startAgent({ stateDir: readdirAgentState(h.dir, 'forgotten'), logger: quiet });
+    const again = await startAgent({
+      stateDir: readdirAgentState(h.dir, 'forgotten'),
+      logger: quiet,
+    });
     expect(await again.stopped).toBe('unknown agent');
   });
 });

@@ -194,18 +194,33 @@ describe.each(storeBackends())('audit log on $name', (backend) => {
       vi.setSystemTime(new Date(time));
       return log.append(input);
     };
-    await at('2025-01-01T10:00:00Z', { kind: 'execFinished', actor: ENGINEER, agentId: 'a-1',
-      accountId: 'acme' });
-    await at('2025-01-02T10:00:00Z', { kind: 'execFailed', actor: ENGINEER2, agentId: 'a-2',
-      accountId: 'acme' });
-    await at('2025-01-03T10:00:00Z', { kind: 'agentRevoked', actor: OTHER_CUSTOMER,
-      agentId: 'a-3', accountId: 'globex' });
+    await at('2025-01-01T10:00:00Z', {
+      kind: 'execFinished',
+      actor: ENGINEER,
+      agentId: 'a-1',
+      accountId: 'acme',
+    });
+    await at('2025-01-02T10:00:00Z', {
+      kind: 'execFailed',
+      actor: ENGINEER2,
+      agentId: 'a-2',
+      accountId: 'acme',
+    });
+    await at('2025-01-03T10:00:00Z', {
+      kind: 'agentRevoked',
+      actor: OTHER_CUSTOMER,
+      agentId: 'a-3',
+      accountId: 'globex',
+    });
 
     const filters = [
       { name: 'since, inclusive', filter: { since: '2025-01-02T10:00:00Z' }, seqs: [3, 2] },
       { name: 'until, exclusive', filter: { until: '2025-01-02T10:00:00Z' }, seqs: [1] },
-      { name: 'since with an offset', filter: { since: '2025-01-02T12:00:00+02:00' },
-        seqs: [3, 2] },
+      {
+        name: 'since with an offset',
+        filter: { since: '2025-01-02T12:00:00+02:00' },
+        seqs: [3, 2],
+      },
       { name: 'agent', filter: { agentId: 'a-2' }, seqs: [2] },
       { name: 'actor', filter: { actorId: 'u-eng' }, seqs: [1] },
       { name: 'account', filter: { accountId: 'acme' }, seqs: [2, 1] },
@@ -214,13 +229,18 @@ describe.each(storeBackends())('audit log on $name', (backend) => {
     ];
     for (const { name, filter, seqs } of filters) {
       const { events } = await log.list(PEOPLE.admin, filter);
-      expect(events.map((event) => event.seq), name).toEqual(seqs);
+      expect(
+        events.map((event) => event.seq),
+        name,
+      ).toEqual(seqs);
     }
   });
 
   it('audit - list shows each role only what it may see', async () => {
-    await log.append({ kind: 'accountCreated', actor: { id: 'u-admin', name: 'Ada',
-      role: 'admin' } });
+    await log.append({
+      kind: 'accountCreated',
+      actor: { id: 'u-admin', name: 'Ada', role: 'admin' },
+    });
     await log.append({ kind: 'execFinished', actor: ENGINEER, accountId: 'acme' });
     await log.append({ kind: 'execFinished', actor: ENGINEER2, accountId: 'acme' });
     await log.append({ kind: 'execFinished', actor: ENGINEER, accountId: 'globex' });
@@ -236,7 +256,10 @@ describe.each(storeBackends())('audit log on $name', (backend) => {
     ];
     for (const { name, who, seqs } of rows) {
       const { events } = await log.list(PEOPLE[who]);
-      expect(events.map((event) => event.seq), name).toEqual(seqs);
+      expect(
+        events.map((event) => event.seq),
+        name,
+      ).toEqual(seqs);
     }
   });
 
@@ -278,18 +301,22 @@ describe.each(storeBackends())('audit log on $name', (backend) => {
     },
   );
 
-  it('audit - two processes appending at once keep a valid chain', async () => {
-    const startAt = Date.now() + CHILD_START_DELAY_MS;
-    const children = [appendFromChild(store, startAt), appendFromChild(store, startAt)];
-    await delay(startAt - Date.now());
-    const own = Array.from({ length: CHILD_APPENDS }, () =>
-      log.append({ kind: 'execStarted', actor: ENGINEER }),
-    );
+  it(
+    'audit - two processes appending at once keep a valid chain',
+    async () => {
+      const startAt = Date.now() + CHILD_START_DELAY_MS;
+      const children = [appendFromChild(store, startAt), appendFromChild(store, startAt)];
+      await delay(startAt - Date.now());
+      const own = Array.from({ length: CHILD_APPENDS }, () =>
+        log.append({ kind: 'execStarted', actor: ENGINEER }),
+      );
 
-    await Promise.all([...children, ...own]);
+      await Promise.all([...children, ...own]);
 
-    expect(await log.verify()).toEqual({ ok: true, checked: 3 * CHILD_APPENDS });
-  }, CHILD_TIMEOUT_MS);
+      expect(await log.verify()).toEqual({ ok: true, checked: 3 * CHILD_APPENDS });
+    },
+    CHILD_TIMEOUT_MS,
+  );
 
   it('audit - verify passes an empty log and reports progress page by page', async () => {
     expect(await log.verify()).toEqual({ ok: true, checked: 0 });
@@ -397,8 +424,10 @@ describe.each(storeBackends())('audit log on $name', (backend) => {
     const next = await log.append({ kind: 'execFinished', actor: ENGINEER });
 
     expect(next.seq).toBe(4);
-    expect(await log.verify()).toMatchObject({ ok: false, firstBad: { seq: 4,
-      reason: 'broken link' } });
+    expect(await log.verify()).toMatchObject({
+      ok: false,
+      firstBad: { seq: 4, reason: 'broken link' },
+    });
   });
 });
 

@@ -150,7 +150,10 @@ export class AuditLog {
     if (filter.code !== undefined) query = query.where('code', '=', filter.code);
     if (filter.cursor !== undefined) query = query.where('seq', '<', decodeCursor(filter.cursor));
 
-    const rows = await query.orderBy('seq', 'desc').limit(limit + 1).execute();
+    const rows = await query
+      .orderBy('seq', 'desc')
+      .limit(limit + 1)
+      .execute();
     const page = rows.slice(0, limit);
     const more = rows.length > limit;
     const nextCursor = more ? encodeCursor(page[limit - 1].seq) : null;

@@ -15,7 +15,10 @@ import { canSeeAuditEvent } from './visibility.ts';
 const LIVE_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 const MAX_LIVE_MESSAGE_BYTES = 16 * 1024;
 
-const time = z.string().max(40).refine((t) => !Number.isNaN(Date.parse(t)), 'not a time');
+const time = z
+  .string()
+  .max(40)
+  .refine((t) => !Number.isNaN(Date.parse(t)), 'not a time');
 
 export function auditRoutes(api: Api, app: FastifyInstance, s: Services): void {
   api.route({
@@ -57,7 +60,12 @@ export function auditRoutes(api: Api, app: FastifyInstance, s: Services): void {
     handler: async ({ principal }) => {
       await s.guard.require(principal, 'audit.verify');
       const result = await s.audit.verify();
-      await s.audit.append({ kind: 'auditRead', actor: actorOf(principal), params: { verify: true }, result: { ...result } });
+      await s.audit.append({
+        kind: 'auditRead',
+        actor: actorOf(principal),
+        params: { verify: true },
+        result: { ...result },
+      });
       return result;
     },
   });
@@ -67,15 +75,22 @@ export function auditRoutes(api: Api, app: FastifyInstance, s: Services): void {
     void wsPrincipal(s, request).then((principal) => {
       let unsubscribe: (() => void) | null = null;
       ws.on('message', (data, isBinary) => {
-        if (isBinary || (data as Buffer).length > MAX_LIVE_MESSAGE_BYTES) return ws.close(1008, 'text JSON only');
+        if (isBinary || (data as Buffer).length > MAX_LIVE_MESSAGE_BYTES)
+          return ws.close(1008, 'text JSON only');
         const message = LiveClientMessage.safeParse(parseJson(data.toString()));
         if (!message.success) {
-          return send(ws, { type: 'error', error: { code: 'invalid_request', message: 'unknown message' } });
+          return send(ws, {
+            type: 'error',
+            error: { code: 'invalid_request', message: 'unknown message' },
+          });
         }
         if (message.data.type === 'ping') return send(ws, { type: 'pong' });
         unsubscribe ??= s.bus.subscribe(AUDIT_EVENT_SUBJECT, (payload) => {
           const event = payload as unknown as AuditEventView;
-          if (!canSeeAuditEvent(principal, { actor_id: event.actorId, account_id: event.accountId })) return;
+          if (
+            !canSeeAuditEvent(principal, { actor_id: event.actorId, account_id: event.accountId })
+          )
+            return;
           if (ws.bufferedAmount > LIVE_MAX_BUFFERED_BYTES) return ws.terminate();
           send(ws, { type: 'audit', event });
         });

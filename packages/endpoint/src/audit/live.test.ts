@@ -10,7 +10,9 @@ beforeAll(async () => {
 afterAll(() => h.close());
 
 function subscribe(token: string): Promise<{ events: any[]; ws: WebSocket }> {
-  const ws = new WebSocket(`${h.url.replace('http', 'ws')}/api/v1/live`, { headers: { authorization: `Bearer ${token}` } });
+  const ws = new WebSocket(`${h.url.replace('http', 'ws')}/api/v1/live`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
   const events: any[] = [];
   return new Promise((resolve, reject) => {
     ws.on('message', (data) => {
@@ -40,22 +42,38 @@ it('live - each role gets the events it may see and nothing else', async () => {
     manager: await subscribe(manager.token),
     outsider: await subscribe(outsider.token),
   };
-  const ran = await h.api('POST', `/api/v1/agents/${agent.agentId}/exec`, { argv: ['echo', 'hi'] }, engineer.token);
+  const ran = await h.api(
+    'POST',
+    `/api/v1/agents/${agent.agentId}/exec`,
+    { argv: ['echo', 'hi'] },
+    engineer.token,
+  );
   const execId = ran.body.execId;
-  const sawExec = (feed: { events: any[] }) => feed.events.some((e) => e.code === 'T3000I' && e.params.execId === execId);
+  const sawExec = (feed: { events: any[] }) =>
+    feed.events.some((e) => e.code === 'T3000I' && e.params.execId === execId);
 
-  await waitFor(() => sawExec(feeds.admin) && sawExec(feeds.mine) && sawExec(feeds.manager), 5000, 'exec event');
+  await waitFor(
+    () => sawExec(feeds.admin) && sawExec(feeds.mine) && sawExec(feeds.manager),
+    5000,
+    'exec event',
+  );
   await h.api('GET', '/api/v1/agents', undefined, theirs.token);
   await waitFor(() => feeds.theirs.events.length > 0, 5000, 'own event');
   expect(sawExec(feeds.theirs)).toBe(false);
   expect(sawExec(feeds.outsider)).toBe(false);
-  expect(feeds.theirs.events.every((e) => e.accountId === null || e.accountId !== agent.identity.accountId)).toBe(true);
+  expect(
+    feeds.theirs.events.every(
+      (e) => e.accountId === null || e.accountId !== agent.identity.accountId,
+    ),
+  ).toBe(true);
   for (const feed of Object.values(feeds)) feed.ws.close();
 });
 
 it('live - an unknown message gets an error, not a disconnect', async () => {
   const { ws } = await subscribe(h.adminToken);
-  const reply = new Promise<any>((resolve) => ws.once('message', (d) => resolve(JSON.parse(d.toString()))));
+  const reply = new Promise<any>((resolve) =>
+    ws.once('message', (d) => resolve(JSON.parse(d.toString()))),
+  );
   ws.send('{"type":"subscribe","topics":["everything"]}');
   expect(await reply).toMatchObject({ type: 'error', error: { code: 'invalid_request' } });
   ws.close();

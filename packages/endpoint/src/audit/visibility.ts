@@ -122,7 +122,8 @@ export function accountScope(p: Principal): Scope<'accounts'> {
 
 /** `db.selectFrom('users').where(userScope(p))`: staff see everyone, customers their account's. */
 export function userScope(p: Principal): Scope<'users'> {
-  return (eb) => byAccount(eb, p, reachOf(p, 'user.read'), eb.ref('account_id') as Expression<string>);
+  return (eb) =>
+    byAccount(eb, p, reachOf(p, 'user.read'), eb.ref('account_id') as Expression<string>);
 }
 
 function reachOf(p: Principal, action: Action): Reach {

@@ -15,7 +15,8 @@ export class Authenticator {
 
   async fromRequest(request: FastifyRequest): Promise<Principal | null> {
     const header = request.headers.authorization;
-    if (header?.startsWith('Bearer ')) return this.fromApiToken(header.slice('Bearer '.length).trim());
+    if (header?.startsWith('Bearer '))
+      return this.fromApiToken(header.slice('Bearer '.length).trim());
     const cookie = readCookie(request.headers.cookie, SESSION_COOKIE);
     if (cookie) return this.fromSession(cookie);
     return null;
@@ -50,7 +51,13 @@ export class Authenticator {
     if (!user || user.disabled_at) return null;
     const role = Role.parse(user.role);
     const reportIds = role === 'manager' ? await this.reportsOf(user.id) : [];
-    return { userId: user.id, username: user.username, role, accountId: user.account_id, reportIds };
+    return {
+      userId: user.id,
+      username: user.username,
+      role,
+      accountId: user.account_id,
+      reportIds,
+    };
   }
 
   /** Everyone below a manager, directly or through other managers. */
@@ -58,7 +65,11 @@ export class Authenticator {
     const found = new Set<string>();
     let frontier = [managerId];
     for (let depth = 0; depth < MAX_REPORT_DEPTH && frontier.length > 0; depth++) {
-      const rows = await this.db.selectFrom('users').select('id').where('manager_id', 'in', frontier).execute();
+      const rows = await this.db
+        .selectFrom('users')
+        .select('id')
+        .where('manager_id', 'in', frontier)
+        .execute();
       frontier = rows.map((r) => r.id).filter((id) => !found.has(id) && id !== managerId);
       frontier.forEach((id) => found.add(id));
     }

@@ -237,9 +237,7 @@ describe('memory bus', () => {
     it(`bus - ${use} refuses the malformed subject ${JSON.stringify(subject)}`, () => {
       const bus = open();
       const call =
-        use === 'publish'
-          ? () => bus.publish(subject, {})
-          : () => bus.subscribe(subject, () => {});
+        use === 'publish' ? () => bus.publish(subject, {}) : () => bus.subscribe(subject, () => {});
 
       expect(call).toThrow(TypeError);
     });

@@ -1,11 +1,5 @@
 /** The in-process Bus: NATS subject matching over a token tree, delivery on a microtask. */
-import {
-  BusClosedError,
-  splitSubject,
-  type Bus,
-  type BusHandler,
-  type BusPayload,
-} from './bus.ts';
+import { BusClosedError, splitSubject, type Bus, type BusHandler, type BusPayload } from './bus.ts';
 
 export interface MemoryBusOptions {
   /** Hears what a handler threw; the other handlers of the same message still run. */
@@ -26,8 +20,7 @@ interface Node {
 
 /** A message waiting for its microtask, or a `flush()` waiting for the messages before it. */
 type Pending =
-  | { subject: string; payload: BusPayload; subscriptions: Subscription[] }
-  | (() => void);
+  { subject: string; payload: BusPayload; subscriptions: Subscription[] } | (() => void);
 
 export class MemoryBus implements Bus {
   private readonly root = newNode();

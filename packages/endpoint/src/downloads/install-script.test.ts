@@ -134,8 +134,15 @@ describe('install.sh', () => {
     expect(readFileSync(installed, 'utf8')).toBe(fakeAgent(hostArch));
     expect(statSync(installed).mode & 0o777).toBe(0o755);
     expect(recordedArgs()).toEqual([
-      '--endpoint', baseUrl, '--join-token', TOKEN, '--state', dirs.state, '--enroll-only',
-      '--name', 'web-1',
+      '--endpoint',
+      baseUrl,
+      '--join-token',
+      TOKEN,
+      '--state',
+      dirs.state,
+      '--enroll-only',
+      '--name',
+      'web-1',
     ]);
     expect(run.stdout).toContain(`start the agent with:\n  ${installed} --state ${dirs.state}\n`);
     expect(run.stdout + run.stderr).not.toContain(TOKEN);
@@ -212,8 +219,10 @@ describe('installCommand', () => {
     { name: 'a quote that closes and a comment', token: (m: string) => `'; touch ${m} #` },
     { name: 'command substitution', token: (m: string) => `$(touch ${m})` },
     { name: 'backticks', token: (m: string) => `\`touch ${m}\`` },
-    { name: 'spaces, double quotes, a backslash and a newline', token: (m: string) =>
-      `a "b" \\c\n$(touch ${m}) 'd'` },
+    {
+      name: 'spaces, double quotes, a backslash and a newline',
+      token: (m: string) => `a "b" \\c\n$(touch ${m}) 'd'`,
+    },
   ];
 
   for (const { name, token } of cases) {

@@ -43,21 +43,33 @@ describe.skipIf(skip)('installed agent', () => {
     const script = `${installCommand(h.url, token)} --prefix '${prefix}' --state '${state}' --name installed --no-service`;
     const run = await new Promise<{ code: number; out: string }>((done) => {
       execFile('sh', ['-c', script], { env, timeout: 60_000 }, (error, stdout, stderr) =>
-        done({ code: error ? Number(error.code ?? 1) : 0, out: stdout + stderr }));
+        done({ code: error ? Number(error.code ?? 1) : 0, out: stdout + stderr }),
+      );
     });
     expect(run.code, run.out).toBe(0);
     expect(run.out).not.toContain(token);
     expect(existsSync(join(prefix, 'tether-agent'))).toBe(true);
 
-    const agent = spawn(join(prefix, 'tether-agent'), ['--state', state, '--log-level', 'warn'], { env, stdio: 'ignore' });
+    const agent = spawn(join(prefix, 'tether-agent'), ['--state', state, '--log-level', 'warn'], {
+      env,
+      stdio: 'ignore',
+    });
     children.push(agent);
     let agentId = '';
-    await waitFor(async () => {
-      const found = (await h.api('GET', '/api/v1/agents')).body.agents.find((a: any) => a.name === 'installed');
-      agentId = found?.id ?? '';
-      return found?.online === true;
-    }, 20_000, 'installed agent online');
-    const result = await h.api('POST', `/api/v1/agents/${agentId}/exec`, { command: 'echo "$0 runs"; exit 9' });
+    await waitFor(
+      async () => {
+        const found = (await h.api('GET', '/api/v1/agents')).body.agents.find(
+          (a: any) => a.name === 'installed',
+        );
+        agentId = found?.id ?? '';
+        return found?.online === true;
+      },
+      20_000,
+      'installed agent online',
+    );
+    const result = await h.api('POST', `/api/v1/agents/${agentId}/exec`, {
+      command: 'echo "$0 runs"; exit 9',
+    });
     expect(result.body).toMatchObject({ exitCode: 9, stdout: '/bin/sh runs\n' });
   }, 90_000);
 });

@@ -33,7 +33,8 @@ export function execRoutes(api: Api, app: FastifyInstance, s: Services): void {
   api.route({
     method: 'POST',
     url: '/api/v1/agents/:id/exec',
-    summary: 'Run a command on an agent and wait for its result (output capped at 1 MiB per stream)',
+    summary:
+      'Run a command on an agent and wait for its result (output capped at 1 MiB per stream)',
     tag: 'exec',
     params: IdParams,
     body: ExecRequest,
@@ -66,40 +67,69 @@ export function execRoutes(api: Api, app: FastifyInstance, s: Services): void {
         accountId: principal.accountId,
         params: { agents: targets, account: body.account, concurrency: body.concurrency },
       });
-      const results = await mapLimited(targets, body.concurrency ?? DEFAULT_FANOUT_CONCURRENCY, async (id) => {
-        try {
-          const agent = await s.guard.agent(principal, id, 'agent.exec');
-          const result = await runBuffered(s, principal, agent, body.request, FANOUT_OUTPUT_LIMIT_BYTES);
-          return { agentId: id, agentName: agent.name, ok: true, result };
-        } catch (error) {
-          const wire = error instanceof TetherError ? error.toWire() : { code: 'internal', message: 'exec failed' };
-          if (!(error instanceof TetherError)) s.log.error({ err: error, agentId: id }, 'fan-out exec failed');
-          const agentName = (await s.db.selectFrom('agents').select('name').where('id', '=', id).executeTakeFirst())?.name;
-          return { agentId: id, agentName, ok: false, error: wire };
-        }
-      });
+      const results = await mapLimited(
+        targets,
+        body.concurrency ?? DEFAULT_FANOUT_CONCURRENCY,
+        async (id) => {
+          try {
+            const agent = await s.guard.agent(principal, id, 'agent.exec');
+            const result = await runBuffered(
+              s,
+              principal,
+              agent,
+              body.request,
+              FANOUT_OUTPUT_LIMIT_BYTES,
+            );
+            return { agentId: id, agentName: agent.name, ok: true, result };
+          } catch (error) {
+            const wire =
+              error instanceof TetherError
+                ? error.toWire()
+                : { code: 'internal', message: 'exec failed' };
+            if (!(error instanceof TetherError))
+              s.log.error({ err: error, agentId: id }, 'fan-out exec failed');
+            const agentName = (
+              await s.db.selectFrom('agents').select('name').where('id', '=', id).executeTakeFirst()
+            )?.name;
+            return { agentId: id, agentName, ok: false, error: wire };
+          }
+        },
+      );
       return { results };
     },
   });
 
-  app.get('/api/v1/agents/:id/exec/stream', { websocket: true, preValidation: wsGate(s) }, (socket, request) => {
-    const ws = socket as unknown as WebSocket;
-    const agentId = (request.params as { id: string }).id;
-    void streamExec(s, ws, agentId, request).catch((error) => {
-      if (!(error instanceof TetherError)) s.log.error({ err: error }, 'exec stream failed');
-      const wire = error instanceof TetherError ? error.toWire() : { code: 'internal', message: 'internal error' };
-      send(ws, { type: 'error', error: wire });
-      ws.close(1000);
-    });
-  });
+  app.get(
+    '/api/v1/agents/:id/exec/stream',
+    { websocket: true, preValidation: wsGate(s) },
+    (socket, request) => {
+      const ws = socket as unknown as WebSocket;
+      const agentId = (request.params as { id: string }).id;
+      void streamExec(s, ws, agentId, request).catch((error) => {
+        if (!(error instanceof TetherError)) s.log.error({ err: error }, 'exec stream failed');
+        const wire =
+          error instanceof TetherError
+            ? error.toWire()
+            : { code: 'internal', message: 'internal error' };
+        send(ws, { type: 'error', error: wire });
+        ws.close(1000);
+      });
+    },
+  );
 }
 
-async function streamExec(s: Services, ws: WebSocket, agentId: string, request: import('fastify').FastifyRequest) {
+async function streamExec(
+  s: Services,
+  ws: WebSocket,
+  agentId: string,
+  request: import('fastify').FastifyRequest,
+) {
   const principal = await wsPrincipal(s, request);
   const start = await firstMessage(ws);
   const agent = await s.guard.agent(principal, agentId, 'agent.exec');
   const body = ExecRequest.safeParse(start.request);
-  if (!body.success) throw new TetherError('invalid_request', body.error.issues[0]?.message ?? 'bad request');
+  if (!body.success)
+    throw new TetherError('invalid_request', body.error.issues[0]?.message ?? 'bad request');
 
   const exec = await s.exec.start(principal, agent, body.data);
   send(ws, { type: 'started', execId: exec.execId });
@@ -135,9 +165,17 @@ function firstMessage(ws: WebSocket): Promise<{ type: 'start'; request: unknown 
     ws.once('message', (data, isBinary) => {
       const parsed = isBinary ? null : ExecClientMessage.safeParse(parseJson(data.toString()));
       if (parsed?.success && parsed.data.type === 'start') resolve(parsed.data as never);
-      else reject(new TetherError('invalid_request', 'the first message must be {"type":"start","request":{…}}'));
+      else
+        reject(
+          new TetherError(
+            'invalid_request',
+            'the first message must be {"type":"start","request":{…}}',
+          ),
+        );
     });
-    ws.once('close', () => reject(new TetherError('invalid_request', 'socket closed before start')));
+    ws.once('close', () =>
+      reject(new TetherError('invalid_request', 'socket closed before start')),
+    );
   });
 }
 
@@ -182,7 +220,11 @@ class Capped {
   }
 }
 
-async function accountAgents(s: Services, principal: Principal, account: string): Promise<string[]> {
+async function accountAgents(
+  s: Services,
+  principal: Principal,
+  account: string,
+): Promise<string[]> {
   const rows = await s.db
     .selectFrom('agents')
     .innerJoin('accounts', 'accounts.id', 'agents.account_id')
@@ -191,11 +233,16 @@ async function accountAgents(s: Services, principal: Principal, account: string)
     .where('agents.revoked_at', 'is', null)
     .where(agentScope(principal) as never)
     .execute();
-  if (rows.length === 0) throw new TetherError('not_found', `no agents in account ${JSON.stringify(account)}`);
+  if (rows.length === 0)
+    throw new TetherError('not_found', `no agents in account ${JSON.stringify(account)}`);
   return rows.map((r) => r.id);
 }
 
-async function mapLimited<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+async function mapLimited<T, R>(
+  items: T[],
+  limit: number,
+  work: (item: T) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {

@@ -59,9 +59,18 @@ export class ExecService {
   /** Marks commands this node was relaying when it died as interrupted, and audits each. */
   async recoverInterrupted(): Promise<number> {
     const { db, audit, nodeId } = this.deps;
-    const rows = await db.selectFrom('execs').selectAll().where('node_id', '=', nodeId).where('status', '=', 'running').execute();
+    const rows = await db
+      .selectFrom('execs')
+      .selectAll()
+      .where('node_id', '=', nodeId)
+      .where('status', '=', 'running')
+      .execute();
     for (const row of rows) {
-      await db.updateTable('execs').set({ status: 'interrupted', ended_at: nowIso(), error: 'endpoint restarted' }).where('id', '=', row.id).execute();
+      await db
+        .updateTable('execs')
+        .set({ status: 'interrupted', ended_at: nowIso(), error: 'endpoint restarted' })
+        .where('id', '=', row.id)
+        .execute();
       await audit.append({
         kind: 'execInterrupted',
         actor: row.actor_id ? { id: row.actor_id, name: '', role: '' } : null,
@@ -69,13 +78,20 @@ export class ExecService {
         agentId: row.agent_id,
         sessionId: row.id,
         params: { execId: row.id, startedAt: row.started_at },
-        result: { completed: false, reason: 'the endpoint relaying it stopped before the command finished' },
+        result: {
+          completed: false,
+          reason: 'the endpoint relaying it stopped before the command finished',
+        },
       });
     }
     return rows.length;
   }
 
-  async start(principal: Principal, agent: AgentsTable, request: ExecRequest): Promise<RunningExec> {
+  async start(
+    principal: Principal,
+    agent: AgentsTable,
+    request: ExecRequest,
+  ): Promise<RunningExec> {
     const { db, bus, hub, audit, nodeId } = this.deps;
     const execId = newId();
     const timeoutMs = request.timeoutMs ?? EXEC_DEFAULT_TIMEOUT_MS;
@@ -96,13 +112,22 @@ export class ExecService {
       timeoutMs,
       stdinBytes: request.stdin ? Buffer.byteLength(request.stdin) : 0,
     };
-    const base = { actor, accountId: agent.account_id, agentId: agent.id, sessionId: execId, params };
+    const base = {
+      actor,
+      accountId: agent.account_id,
+      agentId: agent.id,
+      sessionId: execId,
+      params,
+    };
 
     let stream: ExecStream;
     try {
       stream = await this.route(agent, execId, command, request.stdin ?? null);
     } catch (error) {
-      const reason = error instanceof TetherError ? error.toWire() : { code: 'internal', message: 'exec failed' };
+      const reason =
+        error instanceof TetherError
+          ? error.toWire()
+          : { code: 'internal', message: 'exec failed' };
       await audit.append({ kind: 'execFailed', ...base, result: { error: reason } });
       throw error;
     }
@@ -163,9 +188,12 @@ export class ExecService {
         durationMs,
         truncated: out.truncated || err.truncated,
       };
-      const wire = ended.error instanceof TetherError
-        ? ended.error.toWire()
-        : ended.error ? { code: 'internal', message: 'exec failed' } : null;
+      const wire =
+        ended.error instanceof TetherError
+          ? ended.error.toWire()
+          : ended.error
+            ? { code: 'internal', message: 'exec failed' }
+            : null;
       await db
         .updateTable('execs')
         .set({
@@ -210,11 +238,20 @@ export class ExecService {
   private async route(agent: AgentsTable, execId: string, command: object, stdin: string | null) {
     const { hub, bus, db, nodeId } = this.deps;
     if (hub.isLocal(agent.id)) {
-      return hub.exec(agent.id, command as never, stdin === null ? null : Buffer.from(stdin, 'utf8'));
+      return hub.exec(
+        agent.id,
+        command as never,
+        stdin === null ? null : Buffer.from(stdin, 'utf8'),
+      );
     }
-    const current = await db.selectFrom('agents').select('connected_node').where('id', '=', agent.id).executeTakeFirst();
+    const current = await db
+      .selectFrom('agents')
+      .select('connected_node')
+      .where('id', '=', agent.id)
+      .executeTakeFirst();
     const owner = current?.connected_node;
-    if (!owner || owner === nodeId) throw new TetherError('agent_offline', `agent ${agent.name} is offline`);
+    if (!owner || owner === nodeId)
+      throw new TetherError('agent_offline', `agent ${agent.name} is offline`);
     return remoteExec(bus, owner, { execId, agentId: agent.id, command: command as never, stdin });
   }
 }

@@ -1,7 +1,12 @@
 /** One running command as the endpoint sees it, whether its agent is linked here or elsewhere. */
 import type { Readable } from 'node:stream';
 import type { ClientChannel } from 'ssh2';
-import { EXEC_TIMEOUT_DESCRIPTION, STREAM_STDERR, STREAM_STDOUT, TetherError } from '@tether/protocol';
+import {
+  EXEC_TIMEOUT_DESCRIPTION,
+  STREAM_STDERR,
+  STREAM_STDOUT,
+  TetherError,
+} from '@tether/protocol';
 
 export type StreamId = typeof STREAM_STDOUT | typeof STREAM_STDERR;
 
@@ -34,11 +39,15 @@ export function channelStream(channel: ClientChannel, stdin: Buffer | null): Exe
   let outcome: ExecOutcome | null = null;
   let cancelled = false;
 
-  channel.on('exit', (code: number | null, signal?: string, _dumped?: boolean, description?: string) => {
-    const timedOut = description === EXEC_TIMEOUT_DESCRIPTION;
-    if (typeof code === 'number') outcome = { exitCode: code, signal: null, timedOut: false, cancelled };
-    else outcome = { exitCode: null, signal: signalName(signal), timedOut, cancelled };
-  });
+  channel.on(
+    'exit',
+    (code: number | null, signal?: string, _dumped?: boolean, description?: string) => {
+      const timedOut = description === EXEC_TIMEOUT_DESCRIPTION;
+      if (typeof code === 'number')
+        outcome = { exitCode: code, signal: null, timedOut: false, cancelled };
+      else outcome = { exitCode: null, signal: signalName(signal), timedOut, cancelled };
+    },
+  );
   channel.end(stdin ?? undefined);
 
   // The command is done once the agent closed the channel and its output has been read out,
@@ -47,9 +56,12 @@ export function channelStream(channel: ClientChannel, stdin: Buffer | null): Exe
   const done = new Promise<ExecOutcome>((resolve, reject) => {
     channel.on('close', () => {
       // Closing the channel is how cancel works, so no exit status follows; that is no failure.
-      const result = outcome ?? (cancelled ? { exitCode: null, signal: null, timedOut: false, cancelled } : null);
+      const result =
+        outcome ??
+        (cancelled ? { exitCode: null, signal: null, timedOut: false, cancelled } : null);
       if (result) void drained.then(() => resolve(result));
-      else reject(new TetherError('agent_offline', 'agent disconnected before the command finished'));
+      else
+        reject(new TetherError('agent_offline', 'agent disconnected before the command finished'));
     });
   });
   // A rejection nobody awaited yet must not crash the process; callers still see it.

@@ -21,7 +21,9 @@ afterAll(async () => {
 
 function rss(pid: number | undefined): number {
   try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('VmRSS:'));
     return Number(line?.split(/\s+/)[1] ?? 0) * 1024;
   } catch {
     return 0;
@@ -36,12 +38,20 @@ it('large output - 1 GB streams to the CLI in bounded memory; the record keeps 6
   const { token } = (await api('POST', '/api/v1/join-tokens', { account: 'Acme' })).body;
   const agent = spawnAgent(endpoint.url, token, join(dir, 'agent'), 'big');
   cleanup.push(() => stopChild(agent));
-  await waitFor(async () => (await api('GET', '/api/v1/agents')).body.agents[0]?.online === true, 20_000, 'agent online');
+  await waitFor(
+    async () => (await api('GET', '/api/v1/agents')).body.agents[0]?.online === true,
+    20_000,
+    'agent online',
+  );
 
-  const cli = spawn(process.execPath, [TETHER, 'exec', 'big', '--timeout', '5m', '--', 'head', '-c', String(GIGABYTE), '/dev/zero'], {
-    env: { ...process.env, TETHER_URL: endpoint.url, TETHER_TOKEN: endpoint.token() },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const cli = spawn(
+    process.execPath,
+    [TETHER, 'exec', 'big', '--timeout', '5m', '--', 'head', '-c', String(GIGABYTE), '/dev/zero'],
+    {
+      env: { ...process.env, TETHER_URL: endpoint.url, TETHER_TOKEN: endpoint.token() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let received = 0;
   cli.stdout!.on('data', (chunk: Buffer) => (received += chunk.length));
   const peaks = { endpoint: 0, cli: 0, agent: 0 };
@@ -55,7 +65,8 @@ it('large output - 1 GB streams to the CLI in bounded memory; the record keeps 6
 
   expect(code).toBe(0);
   expect(received).toBe(GIGABYTE);
-  for (const [name, peak] of Object.entries(peaks)) expect(peak, `${name} peak RSS`).toBeLessThan(RSS_LIMIT_BYTES);
+  for (const [name, peak] of Object.entries(peaks))
+    expect(peak, `${name} peak RSS`).toBeLessThan(RSS_LIMIT_BYTES);
   const event = (await api('GET', '/api/v1/audit?code=T3000I')).body.events[0];
   expect(event.result).toMatchObject({ stdoutBytes: GIGABYTE, truncated: true, exitCode: 0 });
   expect(event.result.stdoutHead.length).toBe(64 * 1024);

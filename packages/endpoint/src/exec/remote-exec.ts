@@ -113,7 +113,9 @@ export function remoteExec(bus: Bus, ownerNode: string, start: StartMessage): Ex
 export function serveRemoteExecs(bus: Bus, nodeId: string, hub: AgentHub, log: Logger): () => void {
   return bus.subscribe(`node.${nodeId}.exec`, (payload) => {
     const start = payload as unknown as StartMessage;
-    void runForCaller(bus, hub, start).catch((error) => log.warn({ err: error, execId: start.execId }, 'relayed exec failed'));
+    void runForCaller(bus, hub, start).catch((error) =>
+      log.warn({ err: error, execId: start.execId }, 'relayed exec failed'),
+    );
   });
 }
 
@@ -125,7 +127,10 @@ async function runForCaller(bus: Bus, hub: AgentHub, start: StartMessage): Promi
     const stdin = start.stdin === null ? null : Buffer.from(start.stdin, 'utf8');
     stream = await hub.exec(start.agentId, start.command, stdin);
   } catch (error) {
-    const wire = error instanceof TetherError ? error.toWire() : { code: 'internal' as const, message: 'exec failed' };
+    const wire =
+      error instanceof TetherError
+        ? error.toWire()
+        : { code: 'internal' as const, message: 'exec failed' };
     return up({ type: 'error', error: wire });
   }
 
@@ -154,7 +159,10 @@ async function runForCaller(bus: Bus, hub: AgentHub, start: StartMessage): Promi
   try {
     up({ type: 'end', outcome: await stream.done });
   } catch (error) {
-    const wire = error instanceof TetherError ? error.toWire() : { code: 'internal' as const, message: 'exec failed' };
+    const wire =
+      error instanceof TetherError
+        ? error.toWire()
+        : { code: 'internal' as const, message: 'exec failed' };
     up({ type: 'error', error: wire });
   } finally {
     clearInterval(keepalive);

@@ -15,7 +15,10 @@ const natsAvailable = await new Promise<boolean>((resolve) => {
   socket.on('error', () => resolve(false));
 });
 const ready = postgresAvailable && natsAvailable;
-if (!ready) console.warn(`scale-out test skipped: postgres ${postgresAvailable ? 'up' : 'down'}, NATS at ${NATS_URL} ${natsAvailable ? 'up' : 'down'}`);
+if (!ready)
+  console.warn(
+    `scale-out test skipped: postgres ${postgresAvailable ? 'up' : 'down'}, NATS at ${NATS_URL} ${natsAvailable ? 'up' : 'down'}`,
+  );
 
 const dir = mkdtempSync(join(tmpdir(), 'tether-scale-'));
 const cleanup: Array<() => Promise<void>> = [];
@@ -26,7 +29,9 @@ afterAll(async () => {
 
 describe.skipIf(!ready)('scale-out', () => {
   it('scale-out - exec through one endpoint reaches an agent linked to the other', async () => {
-    const store = (await storeBackends().find((b) => b.name === 'postgres')!.open()) as TestStore;
+    const store = (await storeBackends()
+      .find((b) => b.name === 'postgres')!
+      .open()) as TestStore;
     await store.close();
     cleanup.push(() => store.cleanup());
     const shared = ['--db', store.options.url as string, '--bus', NATS_URL];
@@ -43,24 +48,40 @@ describe.skipIf(!ready)('scale-out', () => {
     const agent = spawnAgent(a.url, token, join(dir, 'agent'), 'box');
     cleanup.push(() => stopChild(agent));
     let agentId = '';
-    await waitFor(async () => {
-      const agents = (await viaB('GET', '/api/v1/agents')).body.agents;
-      agentId = agents[0]?.id ?? '';
-      return agents[0]?.online === true;
-    }, 30_000, 'agent online as seen from B');
+    await waitFor(
+      async () => {
+        const agents = (await viaB('GET', '/api/v1/agents')).body.agents;
+        agentId = agents[0]?.id ?? '';
+        return agents[0]?.online === true;
+      },
+      30_000,
+      'agent online as seen from B',
+    );
     expect((await (await fetch(`${a.url}/healthz`)).json()).agents).toBe(1);
     expect((await (await fetch(`${b.url}/healthz`)).json()).agents).toBe(0);
 
-    const small = await viaB('POST', `/api/v1/agents/${agentId}/exec`, { command: 'echo relayed; echo e >&2; exit 4' });
+    const small = await viaB('POST', `/api/v1/agents/${agentId}/exec`, {
+      command: 'echo relayed; echo e >&2; exit 4',
+    });
     expect(small.body).toMatchObject({ exitCode: 4, stdout: 'relayed\n', stderr: 'e\n' });
 
     // 20 MB through the bus exercises the credit window many times over.
-    const big = await viaB('POST', `/api/v1/agents/${agentId}/exec`, { command: 'head -c 20000000 /dev/urandom | wc -c; head -c 20000000 /dev/zero' });
-    expect(big.body).toMatchObject({ exitCode: 0, stdoutBytes: 20_000_000 + '20000000\n'.length, truncated: true });
+    const big = await viaB('POST', `/api/v1/agents/${agentId}/exec`, {
+      command: 'head -c 20000000 /dev/urandom | wc -c; head -c 20000000 /dev/zero',
+    });
+    expect(big.body).toMatchObject({
+      exitCode: 0,
+      stdoutBytes: 20_000_000 + '20000000\n'.length,
+      truncated: true,
+    });
 
     const revoked = await viaB('POST', `/api/v1/agents/${agentId}/revoke`);
     expect(revoked.status).toBe(200);
-    await waitFor(async () => (await viaA('GET', `/api/v1/agents/${agentId}`)).body.agent.online === false, 5_000, 'revoked across nodes');
+    await waitFor(
+      async () => (await viaA('GET', `/api/v1/agents/${agentId}`)).body.agent.online === false,
+      5_000,
+      'revoked across nodes',
+    );
     expect((await viaA('GET', '/api/v1/audit/verify')).body).toMatchObject({ ok: true });
   }, 120_000);
 });

@@ -54,7 +54,8 @@ export class Api {
       url: spec.url,
       handler: async (request, reply) => {
         const principal = spec.public ? null : await this.authenticate(request);
-        if (!spec.public && !principal) throw new TetherError('unauthorized', 'sign in or send a bearer token');
+        if (!spec.public && !principal)
+          throw new TetherError('unauthorized', 'sign in or send a bearer token');
         const body = spec.body ? parse(spec.body, request.body ?? {}, 'body') : (undefined as B);
         const query = spec.query ? parse(spec.query, request.query, 'query') : (undefined as Q);
         const params = spec.params ? parse(spec.params, request.params, 'path') : (undefined as P);
@@ -90,13 +91,20 @@ export class Api {
         ],
         responses: {
           '200': { description: 'success' },
-          default: { description: 'error', content: { 'application/json': { schema: ERROR_SCHEMA } } },
+          default: {
+            description: 'error',
+            content: { 'application/json': { schema: ERROR_SCHEMA } },
+          },
         },
       };
       if (route.body) {
         operation.requestBody = {
           required: true,
-          content: { 'application/json': { schema: z.toJSONSchema(route.body, { io: 'input', unrepresentable: 'any' }) } },
+          content: {
+            'application/json': {
+              schema: z.toJSONSchema(route.body, { io: 'input', unrepresentable: 'any' }),
+            },
+          },
         };
       }
       paths[path] = { ...paths[path], [route.method.toLowerCase()]: operation };
@@ -132,9 +140,10 @@ function parse<T>(schema: ZodType<T>, value: unknown, where: string): T {
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const path = issue?.path.length ? `${where}.${issue.path.join('.')}` : where;
-  const message = issue?.code === 'unrecognized_keys'
-    ? `unknown field ${issue.keys.join(', ')} in ${path}`
-    : `${path}: ${(issue?.message ?? 'invalid').toLowerCase()}`;
+  const message =
+    issue?.code === 'unrecognized_keys'
+      ? `unknown field ${issue.keys.join(', ')} in ${path}`
+      : `${path}: ${(issue?.message ?? 'invalid').toLowerCase()}`;
   throw new TetherError('invalid_request', message);
 }
 
@@ -143,5 +152,9 @@ function queryParameters(schema: ZodType | undefined): unknown[] {
   const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as {
     properties?: Record<string, unknown>;
   };
-  return Object.entries(json.properties ?? {}).map(([name, s]) => ({ name, in: 'query', schema: s }));
+  return Object.entries(json.properties ?? {}).map(([name, s]) => ({
+    name,
+    in: 'query',
+    schema: s,
+  }));
 }

@@ -16,13 +16,21 @@ afterAll(() => h.close());
 /** Routes with a JSON body, each with one valid body to mutate. */
 const bodyRoutes = () => [
   { name: 'login', path: '/api/v1/login', valid: { username: 'x', password: 'y' } },
-  { name: 'enroll', path: '/api/v1/enroll', valid: { token: 't', publicKey: 'k', name: 'n', os: 'o', arch: 'a', version: 'v' } },
+  {
+    name: 'enroll',
+    path: '/api/v1/enroll',
+    valid: { token: 't', publicKey: 'k', name: 'n', os: 'o', arch: 'a', version: 'v' },
+  },
   { name: 'join token', path: '/api/v1/join-tokens', valid: { account: 'Acme' } },
   { name: 'account', path: '/api/v1/accounts', valid: { name: 'New' } },
   { name: 'user', path: '/api/v1/users', valid: { username: 'u', role: 'engineer' } },
   { name: 'api token', path: '/api/v1/api-tokens', valid: { name: 'cli' } },
   { name: 'exec', path: `/api/v1/agents/${agentId}/exec`, valid: { argv: ['true'] } },
-  { name: 'fan-out', path: '/api/v1/exec', valid: { agents: [agentId], request: { argv: ['true'] } } },
+  {
+    name: 'fan-out',
+    path: '/api/v1/exec',
+    valid: { agents: [agentId], request: { argv: ['true'] } },
+  },
 ];
 
 async function raw(path: string, body: string, contentType = 'application/json') {
@@ -38,7 +46,10 @@ describe('bad input', () => {
   it('bad input - malformed JSON is a 400 on every route', async () => {
     for (const route of bodyRoutes()) {
       const answer = await raw(route.path, '{"oops": ');
-      expect(answer, route.name).toMatchObject({ status: 400, body: { error: { code: 'invalid_request' } } });
+      expect(answer, route.name).toMatchObject({
+        status: 400,
+        body: { error: { code: 'invalid_request' } },
+      });
       expect(answer.body.error.message, route.name).toContain('not valid JSON');
     }
   });
@@ -54,7 +65,10 @@ describe('bad input', () => {
   it('bad input - wrong types are a 400 naming the field on every route', async () => {
     for (const route of bodyRoutes()) {
       const [field] = Object.keys(route.valid);
-      const answer = await raw(route.path, JSON.stringify({ ...route.valid, [field]: { nested: true } }));
+      const answer = await raw(
+        route.path,
+        JSON.stringify({ ...route.valid, [field]: { nested: true } }),
+      );
       expect(answer.status, route.name).toBe(400);
       expect(answer.body.error.message, route.name).toContain(field);
     }
@@ -64,7 +78,10 @@ describe('bad input', () => {
     const huge = JSON.stringify({ padding: 'x'.repeat(3 * 1024 * 1024) });
     for (const route of bodyRoutes()) {
       const answer = await raw(route.path, huge);
-      expect(answer, route.name).toMatchObject({ status: 413, body: { error: { code: 'payload_too_large' } } });
+      expect(answer, route.name).toMatchObject({
+        status: 413,
+        body: { error: { code: 'payload_too_large' } },
+      });
     }
   });
 
@@ -84,12 +101,17 @@ describe('bad input', () => {
 
   it('bad input - no token is a 401, a wrong token too, an unknown route a 404', async () => {
     expect((await h.api('GET', '/api/v1/agents', undefined, '')).status).toBe(401);
-    expect((await h.api('GET', '/api/v1/agents', undefined, 'tth_wrong')).body.error.code).toBe('unauthorized');
+    expect((await h.api('GET', '/api/v1/agents', undefined, 'tth_wrong')).body.error.code).toBe(
+      'unauthorized',
+    );
     expect((await h.api('GET', '/api/v1/nothing-here')).body.error.code).toBe('not_found');
   });
 
   it('bad input - exec needs exactly one of argv or command', async () => {
-    const both = await h.api('POST', `/api/v1/agents/${agentId}/exec`, { argv: ['true'], command: 'true' });
+    const both = await h.api('POST', `/api/v1/agents/${agentId}/exec`, {
+      argv: ['true'],
+      command: 'true',
+    });
     expect(both.status).toBe(400);
     expect(both.body.error.message).toContain('exactly one of argv or command');
     const neither = await h.api('POST', `/api/v1/agents/${agentId}/exec`, {});
@@ -97,7 +119,9 @@ describe('bad input', () => {
   });
 
   it('bad input - a WebSocket message over the size limit closes the socket with 1009', async () => {
-    const ws = new WebSocket(`${h.url.replace('http', 'ws')}/api/v1/live`, { headers: { authorization: `Bearer ${h.adminToken}` } });
+    const ws = new WebSocket(`${h.url.replace('http', 'ws')}/api/v1/live`, {
+      headers: { authorization: `Bearer ${h.adminToken}` },
+    });
     await new Promise((resolve) => ws.on('open', resolve));
     const code = await new Promise<number>((resolve) => {
       ws.on('close', (c) => resolve(c));
@@ -107,27 +131,37 @@ describe('bad input', () => {
   });
 
   it('bad input - the exec socket refuses a first message that is not start', async () => {
-    const ws = new WebSocket(`${h.url.replace('http', 'ws')}/api/v1/agents/${agentId}/exec/stream`, { headers: { authorization: `Bearer ${h.adminToken}` } });
+    const ws = new WebSocket(
+      `${h.url.replace('http', 'ws')}/api/v1/agents/${agentId}/exec/stream`,
+      { headers: { authorization: `Bearer ${h.adminToken}` } },
+    );
     const messages: string[] = [];
     ws.on('message', (m) => messages.push(m.toString()));
     await new Promise((resolve) => ws.on('open', resolve));
     ws.send('{"type":"hello"}');
     await new Promise((resolve) => ws.on('close', resolve));
-    expect(JSON.parse(messages[0])).toMatchObject({ type: 'error', error: { code: 'invalid_request' } });
+    expect(JSON.parse(messages[0])).toMatchObject({
+      type: 'error',
+      error: { code: 'invalid_request' },
+    });
   });
 
   it('bad input - a socket from another origin is refused before the upgrade', async () => {
     const ws = new WebSocket(`${h.url.replace('http', 'ws')}/api/v1/live`, {
       headers: { authorization: `Bearer ${h.adminToken}`, origin: 'https://evil.example' },
     });
-    const status = await new Promise<number>((resolve) => ws.on('unexpected-response', (_q, res) => resolve(res.statusCode ?? 0)));
+    const status = await new Promise<number>((resolve) =>
+      ws.on('unexpected-response', (_q, res) => resolve(res.statusCode ?? 0)),
+    );
     expect(status).toBe(403);
   });
 
   it('bad input - the OpenAPI document lists every route', async () => {
     const doc = (await h.api('GET', '/api/v1/openapi.json')).body;
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/agents/{id}/exec', '/api/v1/audit', '/api/v1/enroll']));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/api/v1/agents/{id}/exec', '/api/v1/audit', '/api/v1/enroll']),
+    );
     expect(doc.paths['/api/v1/agents/{id}/exec'].post.requestBody).toBeDefined();
   });
 });

@@ -20,13 +20,16 @@ export function installErrorHandling(app: FastifyInstance): void {
       return reply.code(413).send(errorBody('payload_too_large', 'request body is too large'));
     }
     if (fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-      return reply.code(415).send(errorBody('invalid_request', 'send JSON (content-type: application/json)'));
+      return reply
+        .code(415)
+        .send(errorBody('invalid_request', 'send JSON (content-type: application/json)'));
     }
     if (fastifyError.statusCode !== undefined && fastifyError.statusCode < 500) {
       // Fastify's own client errors: malformed JSON, empty body, bad content length.
-      const message = fastifyError.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError
-        ? 'request body is not valid JSON'
-        : fastifyError.message.toLowerCase();
+      const message =
+        fastifyError.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError
+          ? 'request body is not valid JSON'
+          : fastifyError.message.toLowerCase();
       return reply.code(fastifyError.statusCode).send(errorBody('invalid_request', message));
     }
     request.log.error({ err: error }, 'unhandled error');
@@ -34,7 +37,9 @@ export function installErrorHandling(app: FastifyInstance): void {
   });
 
   app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send(errorBody('not_found', `no route ${request.method} ${request.url.split('?')[0]}`));
+    reply
+      .code(404)
+      .send(errorBody('not_found', `no route ${request.method} ${request.url.split('?')[0]}`));
   });
 }
 
@@ -43,6 +48,7 @@ export function describeZod(error: ZodError): string {
   const issue = error.issues[0];
   if (!issue) return 'invalid request';
   const where = issue.path.length ? issue.path.join('.') : 'body';
-  if (issue.code === 'unrecognized_keys') return `unknown field ${issue.keys.join(', ')} in ${where}`;
+  if (issue.code === 'unrecognized_keys')
+    return `unknown field ${issue.keys.join(', ')} in ${where}`;
   return `${where}: ${issue.message.toLowerCase()}`;
 }

@@ -17,8 +17,27 @@ afterAll(async () => {
 it('tls - the endpoint serves HTTPS and an agent links over WSS', async () => {
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
-    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'ignore' },
+  );
   const tls = ['--tls-cert', cert, '--tls-key', key];
   const endpoint = await spawnEndpoint(join(dir, 'data'), await freePort(), tls, { ca: cert });
   cleanup.push(() => endpoint.stop());
@@ -29,15 +48,23 @@ it('tls - the endpoint serves HTTPS and an agent links over WSS', async () => {
   const { token, installCommand } = await api('POST', '/api/v1/join-tokens', { account: 'Acme' });
   expect(installCommand).toContain(`${endpoint.url}/install.sh`);
   // The agent trusts the test's CA for TLS; its trust in the endpoint still rests on the pinned key.
-  const agent = spawnAgent(endpoint.url, token, join(dir, 'agent'), 'tls-box', { NODE_EXTRA_CA_CERTS: cert });
+  const agent = spawnAgent(endpoint.url, token, join(dir, 'agent'), 'tls-box', {
+    NODE_EXTRA_CA_CERTS: cert,
+  });
   cleanup.push(() => stopChild(agent));
   let agentId = '';
-  await waitFor(async () => {
-    const found = (await api('GET', '/api/v1/agents')).agents[0];
-    agentId = found?.id ?? '';
-    return found?.online === true;
-  }, 30_000, 'agent online over wss');
-  expect((await api('POST', `/api/v1/agents/${agentId}/exec`, { argv: ['echo', 'secure'] })).stdout).toBe('secure\n');
+  await waitFor(
+    async () => {
+      const found = (await api('GET', '/api/v1/agents')).agents[0];
+      agentId = found?.id ?? '';
+      return found?.online === true;
+    },
+    30_000,
+    'agent online over wss',
+  );
+  expect(
+    (await api('POST', `/api/v1/agents/${agentId}/exec`, { argv: ['echo', 'secure'] })).stdout,
+  ).toBe('secure\n');
 }, 90_000);
 
 it('proxy - with --trust-proxy the audit shows the forwarded client address, without it the peer', async () => {

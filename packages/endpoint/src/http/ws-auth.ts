@@ -18,7 +18,8 @@ export function wsGate(s: Services) {
       return reply.code(403).send(errorBody('forbidden', 'cross-origin WebSocket refused'));
     }
     const principal = await s.auth.fromRequest(request);
-    if (!principal) return reply.code(401).send(errorBody('unauthorized', 'sign in or send a bearer token'));
+    if (!principal)
+      return reply.code(401).send(errorBody('unauthorized', 'sign in or send a bearer token'));
     principals.set(request, principal);
   };
 }

@@ -1,4 +1,4 @@
-/** Typed JSON text frames on browser and CLI sockets: parse without throwing, send only when open. */
+/** JSON text frames on browser and CLI sockets: parse without throwing, send only when open. */
 import type WebSocket from 'ws';
 
 export function parseJson(text: string): unknown {

@@ -98,7 +98,11 @@ function initial(dialect: Dialect): Migration {
         .addColumn('ended_at', 'text')
         .addColumn('duration_ms', 'integer')
         .execute();
-      await db.schema.createIndex('execs_node_status').on('execs').columns(['node_id', 'status']).execute();
+      await db.schema
+        .createIndex('execs_node_status')
+        .on('execs')
+        .columns(['node_id', 'status'])
+        .execute();
 
       const seq = dialect === 'postgres' ? 'bigserial' : 'integer';
       await db.schema
@@ -122,9 +126,21 @@ function initial(dialect: Dialect): Migration {
         .addColumn('prev_hash', 'text', (c) => c.notNull())
         .addColumn('hash', 'text', (c) => c.notNull())
         .execute();
-      await db.schema.createIndex('audit_account').on('audit_events').columns(['account_id', 'seq']).execute();
-      await db.schema.createIndex('audit_actor').on('audit_events').columns(['actor_id', 'seq']).execute();
-      await db.schema.createIndex('audit_agent').on('audit_events').columns(['agent_id', 'seq']).execute();
+      await db.schema
+        .createIndex('audit_account')
+        .on('audit_events')
+        .columns(['account_id', 'seq'])
+        .execute();
+      await db.schema
+        .createIndex('audit_actor')
+        .on('audit_events')
+        .columns(['actor_id', 'seq'])
+        .execute();
+      await db.schema
+        .createIndex('audit_agent')
+        .on('audit_events')
+        .columns(['agent_id', 'seq'])
+        .execute();
 
       await db.schema
         .createTable('settings')

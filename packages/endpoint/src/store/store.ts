@@ -24,7 +24,9 @@ export interface StoreOptions {
 }
 
 export async function openStore(options: StoreOptions): Promise<Store> {
-  const store = options.url?.startsWith('postgres') ? openPostgres(options.url) : openSqlite(options.dataDir);
+  const store = options.url?.startsWith('postgres')
+    ? openPostgres(options.url)
+    : openSqlite(options.dataDir);
   await migrate(store);
   return store;
 }

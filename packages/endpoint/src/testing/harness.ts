@@ -12,11 +12,19 @@ export interface Harness {
   adminToken: string;
   dir: string;
   /** Calls the API; returns status and parsed JSON. */
-  api(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }>;
+  api(
+    method: string,
+    path: string,
+    body?: unknown,
+    token?: string,
+  ): Promise<{ status: number; body: any }>;
   account(name: string): Promise<string>;
   joinToken(account: string, options?: { ttlSeconds?: number; maxUses?: number }): Promise<string>;
   /** A user with a token, for role tests. */
-  user(role: 'admin' | 'manager' | 'engineer' | 'customer', options?: { account?: string; manager?: string }): Promise<{ id: string; username: string; token: string }>;
+  user(
+    role: 'admin' | 'manager' | 'engineer' | 'customer',
+    options?: { account?: string; manager?: string },
+  ): Promise<{ id: string; username: string; token: string }>;
   agent(account: string, name?: string): Promise<RunningAgent>;
   close(): Promise<void>;
 }
@@ -87,7 +95,10 @@ export async function startHarness(options: Partial<EndpointOptions> = {}): Prom
         logger: quiet,
       });
       agents.push(agent);
-      await waitFor(async () => (await api('GET', `/api/v1/agents/${agent.agentId}`)).body.agent?.online === true);
+      await waitFor(
+        async () =>
+          (await api('GET', `/api/v1/agents/${agent.agentId}`)).body.agent?.online === true,
+      );
       return agent;
     },
     async close() {
@@ -100,7 +111,11 @@ export async function startHarness(options: Partial<EndpointOptions> = {}): Prom
 }
 
 /** Polls until `check` is true; fails with `what` after `timeoutMs`. */
-export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+export async function waitFor(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;

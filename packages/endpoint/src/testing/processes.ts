@@ -36,18 +36,43 @@ export async function spawnEndpoint(
   tls?: { ca: string },
 ): Promise<EndpointProcess> {
   const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [TETHER, 'serve', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...extra], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      TETHER,
+      'serve',
+      '--data',
+      dataDir,
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--log-level',
+      'warn',
+      ...extra,
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout?.on('data', (d) => (output += d));
   child.stderr?.on('data', (d) => (output += d));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`endpoint exited: ${output}`);
-    if (tls) return request(url, '', 'GET', '/healthz', undefined, tls.ca).then((r) => r.status === 200, () => false);
-    return fetch(`${url}/healthz`).then((r) => r.ok, () => false);
-  }, 30_000, 'endpoint to answer');
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`endpoint exited: ${output}`);
+      if (tls)
+        return request(url, '', 'GET', '/healthz', undefined, tls.ca).then(
+          (r) => r.status === 200,
+          () => false,
+        );
+      return fetch(`${url}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+    },
+    30_000,
+    'endpoint to answer',
+  );
   return {
     child,
     url,
@@ -81,27 +106,47 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-export async function call(url: string, token: string, method: string, path: string, body?: unknown) {
+export async function call(
+  url: string,
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+) {
   const response = await fetch(`${url}${path}`, {
     method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: response.status, body: (await response.json()) as any };
 }
 
 /** JSON over node:https with a CA of the test's own, which fetch cannot be given. */
-export function request(url: string, token: string, method: string, path: string, body: unknown, ca: string) {
+export function request(
+  url: string,
+  token: string,
+  method: string,
+  path: string,
+  body: unknown,
+  ca: string,
+) {
   return new Promise<{ status: number; body: any }>((resolve, reject) => {
-    const req = httpsRequest(`${url}${path}`, {
-      method,
-      ca: readFileSync(ca),
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
-    });
+    const req = httpsRequest(
+      `${url}${path}`,
+      {
+        method,
+        ca: readFileSync(ca),
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+      },
+    );
     req.on('error', reject);
     req.end(body === undefined ? undefined : JSON.stringify(body));
   });
