@@ -92,7 +92,7 @@ export class ExecService {
     agent: AgentsTable,
     request: ExecRequest,
   ): Promise<RunningExec> {
-    const { db, bus, hub, audit, nodeId } = this.deps;
+    const { db, audit, nodeId } = this.deps;
     const execId = newId();
     const timeoutMs = request.timeoutMs ?? EXEC_DEFAULT_TIMEOUT_MS;
     const command = {
