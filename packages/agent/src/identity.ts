@@ -2,6 +2,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
+import { generateEd25519 } from '@tether/protocol/ssh-keys';
 
 // ssh2 is CommonJS; Node's ESM loader cannot see its named exports, so take them from the default.
 const { utils } = ssh2;
@@ -32,9 +33,9 @@ export class StateDir {
   hostKey(): HostKey {
     const file = join(this.dir, HOST_KEY_FILE);
     if (!existsSync(file)) {
-      const pair = utils.generateKeyPairSync('ed25519');
-      writeAtomic(file, pair.private);
-      writeAtomic(`${file}.pub`, `${pair.public}\n`);
+      const pair = generateEd25519();
+      writeAtomic(file, pair.privateKey);
+      writeAtomic(`${file}.pub`, `${pair.publicKey}\n`);
     }
     const privateKey = readFileSync(file, 'utf8');
     const parsed = utils.parseKey(privateKey);

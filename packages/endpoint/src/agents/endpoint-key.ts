@@ -1,6 +1,7 @@
 /** The endpoint's own SSH key: agents pin its public half, so every endpoint process shares it. */
 import type { Kysely } from 'kysely';
 import ssh2 from 'ssh2';
+import { generateEd25519 } from '@tether/protocol/ssh-keys';
 import type { Database } from '../store/schema.ts';
 
 const SETTING_KEY = 'endpoint_ssh_key';
@@ -18,10 +19,10 @@ export async function loadEndpointKey(db: Kysely<Database>): Promise<EndpointKey
     .where('key', '=', SETTING_KEY)
     .executeTakeFirst();
   if (!row) {
-    const pair = ssh2.utils.generateKeyPairSync('ed25519');
+    const pair = generateEd25519();
     await db
       .insertInto('settings')
-      .values({ key: SETTING_KEY, value: pair.private })
+      .values({ key: SETTING_KEY, value: pair.privateKey })
       .onConflict((oc) => oc.column('key').doNothing())
       .execute();
     row = await db

@@ -3,7 +3,7 @@ import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import ssh2 from 'ssh2';
+import { generateEd25519 } from '@tether/protocol/ssh-keys';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent } from '@tether/agent';
 import { quiet, startHarness, waitFor, type Harness } from '../testing/harness.ts';
@@ -16,7 +16,7 @@ beforeAll(async () => {
 });
 afterAll(() => h.close());
 
-function enrollBody(token: string, publicKey = ssh2.utils.generateKeyPairSync('ed25519').public) {
+function enrollBody(token: string, publicKey = generateEd25519().publicKey) {
   return { token, publicKey, name: 'box', os: 'linux', arch: 'x64', version: 'test' };
 }
 
@@ -124,7 +124,7 @@ describe('link', () => {
     const state = readdirAgentState(h.dir, 'pinned');
     const identityFile = join(state, 'identity.json');
     const identity = JSON.parse(readFileSync(identityFile, 'utf8'));
-    identity.endpointPublicKey = ssh2.utils.generateKeyPairSync('ed25519').public;
+    identity.endpointPublicKey = generateEd25519().publicKey;
     writeFileSync(identityFile, JSON.stringify(identity));
 
     const lines: string[] = [];
@@ -149,7 +149,7 @@ describe('link', () => {
     const agent = await h.agent('Acme', 'rekeyed');
     await agent.close();
     const state = readdirAgentState(h.dir, 'rekeyed');
-    writeFileSync(join(state, 'host_key'), ssh2.utils.generateKeyPairSync('ed25519').private, {
+    writeFileSync(join(state, 'host_key'), generateEd25519().privateKey, {
       mode: 0o600,
     });
     const imposter = await startAgent({ stateDir: state, logger: quiet });
