@@ -4,7 +4,12 @@ import { arch, hostname, platform } from 'node:os';
 import ssh2, { type Connection, type ParsedKey } from 'ssh2';
 import WebSocket, { createWebSocketStream } from 'ws';
 import type { Logger } from 'pino';
-import { AGENT_CONNECT_PATH, AGENT_ID_HEADER, AGENT_VERSION } from '@tether/protocol';
+import {
+  AGENT_CLOSE_REPLACED,
+  AGENT_CONNECT_PATH,
+  AGENT_ID_HEADER,
+  AGENT_VERSION,
+} from '@tether/protocol';
 import type { HostKey, Identity } from './identity.ts';
 import { runExec } from './exec-runner.ts';
 
@@ -91,9 +96,16 @@ export class AgentLink extends EventEmitter<LinkEvents> {
     socket.on('ping', alive);
     socket.on('message', alive);
     socket.on('error', (error) => this.log.debug({ err: error }, 'link socket error'));
-    socket.on('close', () => {
+    socket.on('close', (code) => {
       clearTimeout(heartbeat);
       if (Date.now() - openedAt > STABLE_LINK_MS) this.attempt = 0;
+      if (code === AGENT_CLOSE_REPLACED) {
+        this.log.warn('another agent with this identity connected; waiting the longest backoff');
+        this.attempt = Math.max(
+          this.attempt,
+          Math.ceil(Math.log2(BACKOFF_CAP_MS / BACKOFF_BASE_MS)),
+        );
+      }
       this.scheduleReconnect();
     });
   }

@@ -7,6 +7,13 @@ export const ENROLL_PATH = '/api/v1/enroll';
 export const AGENT_ID_HEADER = 'x-tether-agent-id';
 export const AGENT_VERSION = '0.1.0';
 
+/**
+ * WebSocket close code the endpoint sends an agent whose identity connected again elsewhere
+ * (RFC 6455 leaves 4000-4999 to applications). The agent then waits the longest backoff, so
+ * two copies of one identity do not take the link from each other every second.
+ */
+export const AGENT_CLOSE_REPLACED = 4001;
+
 /** The SSH username the endpoint authenticates as; the key, not the name, is what counts. */
 export const ENDPOINT_SSH_USER = 'tether-endpoint';
 

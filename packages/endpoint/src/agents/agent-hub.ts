@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import ssh2 from 'ssh2';
 import WebSocket, { createWebSocketStream } from 'ws';
 import {
+  AGENT_CLOSE_REPLACED,
   AGENT_CONNECT_PATH,
   AGENT_ID_HEADER,
   ENDPOINT_SSH_USER,
@@ -24,6 +25,9 @@ export const HEARTBEAT_INTERVAL_MS = 10_000;
 const SSH_READY_TIMEOUT_MS = 20_000;
 /** ssh2 packets are at most 35 000 bytes; anything far larger is not from a real agent. */
 const MAX_WS_MESSAGE_BYTES = 4 * 1024 * 1024;
+/** How long a closing link may take to answer the WebSocket close before it is cut. */
+const CLOSE_GRACE_MS = 1_000;
+const REPLACED = 'replaced by a newer connection';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 interface Link {
@@ -73,8 +77,7 @@ export class AgentHub {
       bus.subscribe('agent.*.connected', (payload) => {
         const { agentId, connectionId } = payload as { agentId: string; connectionId: string };
         const link = this.links.get(agentId);
-        if (link && link.connectionId !== connectionId)
-          this.drop(link, 'replaced by a newer connection');
+        if (link && link.connectionId !== connectionId) this.drop(link, REPLACED);
       }),
       bus.subscribe('agent.*.revoked', (payload) => {
         const link = this.links.get((payload as { agentId: string }).agentId);
@@ -251,7 +254,7 @@ export class AgentHub {
     const { db, bus, audit, nodeId, log } = this.deps;
     const previous = this.links.get(agent.id);
     this.links.set(agent.id, link);
-    if (previous) this.drop(previous, 'replaced by a newer connection');
+    if (previous) this.drop(previous, REPLACED);
 
     const now = nowIso();
     const before = await db
@@ -327,12 +330,11 @@ export class AgentHub {
     if (this.links.get(link.agentId) === link) this.links.delete(link.agentId);
     // offline() runs from the socket's 'close' handler and records the reason.
     const closed = new Promise<void>((resolve) => link.socket.once('close', () => resolve()));
+    if (reason === REPLACED) link.socket.close(AGENT_CLOSE_REPLACED, REPLACED);
     link.ssh.end();
-    link.socket.terminate();
-    return Promise.race([
-      closed,
-      new Promise<void>((resolve) => setTimeout(resolve, 1000).unref()),
-    ]);
+    // A close handshake gets CLOSE_GRACE_MS; a peer that does not answer is cut off.
+    const grace = setTimeout(() => link.socket.terminate(), CLOSE_GRACE_MS);
+    return closed.finally(() => clearTimeout(grace));
   }
 
   private beat(): void {

@@ -90,14 +90,26 @@ describe('link', () => {
     );
   });
 
-  it('link - a second connection with the same identity wins and both are audited', async () => {
+  it('link - a second connection with the same identity wins, both are audited, the old one backs off', async () => {
     const first = await h.agent('Acme', 'twin');
-    const stateA = join(h.dir, 'agent-twin-copy');
-    const source = readdirAgentState(h.dir, 'twin');
-    cpSync(source, stateA, { recursive: true });
+    const copy = join(h.dir, 'agent-twin-copy');
+    cpSync(readdirAgentState(h.dir, 'twin'), copy, { recursive: true });
+    await first.close();
+    const lines: string[] = [];
+    const sink = new Writable({
+      write: (chunk, _enc, done) => (lines.push(chunk.toString()), done()),
+    });
+    const older = await startAgent({
+      stateDir: readdirAgentState(h.dir, 'twin'),
+      logger: pino(sink),
+    });
+    await waitFor(
+      async () => (await h.api('GET', `/api/v1/agents/${first.agentId}`)).body.agent.online,
+    );
     const firstConnection = (await h.api('GET', `/api/v1/agents/${first.agentId}`)).body.agent
       .connectedAt;
-    const second = await startAgent({ stateDir: stateA, logger: quiet });
+
+    const newer = await startAgent({ stateDir: copy, logger: quiet });
     try {
       await waitFor(
         async () => (await events(`agent=${first.agentId}&code=T2003I`)).length > 0,
@@ -109,12 +121,17 @@ describe('link', () => {
           (e) => e.result.reason === 'replaced by a newer connection',
         );
       await waitFor(replaced, 10_000, 'the old connection closed as replaced');
+      await waitFor(
+        () => lines.some((l) => l.includes('another agent with this identity')),
+        5_000,
+        'backoff',
+      );
       const now = (await h.api('GET', `/api/v1/agents/${first.agentId}`)).body.agent;
       expect(now.online).toBe(true);
       expect(now.connectedAt).not.toBe(firstConnection);
     } finally {
-      await second.close();
-      await first.close();
+      await newer.close();
+      await older.close();
     }
   });
 
