@@ -156,7 +156,8 @@ export class AgentLink extends EventEmitter<LinkEvents> {
     });
     session.on('exec', (accept, _reject, info) => {
       const channel = accept();
-      runExec(channel, info.command, env, this.log);
+      // Spawning blocks this process for a few ms; let the reply to the request leave first.
+      setImmediate(() => runExec(channel, info.command, env, this.log));
     });
   }
 
