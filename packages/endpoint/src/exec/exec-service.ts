@@ -157,11 +157,6 @@ export class ExecService {
     await audit.append({ kind: 'execStarted', ...base });
 
     const heads = { [1]: new OutputHead(), [2]: new OutputHead() } as Record<StreamId, OutputHead>;
-    let consumer: (stream: StreamId, chunk: Buffer) => void = () => {};
-    stream.onData((id, chunk) => {
-      heads[id].add(chunk);
-      consumer(id, chunk);
-    });
     let pastDeadline = false;
     const deadline = setTimeout(() => {
       pastDeadline = true;
@@ -227,7 +222,12 @@ export class ExecService {
 
     return {
       execId,
-      onData: (handler) => (consumer = handler),
+      // Output waits in the stream until the caller attaches: nothing flows to nobody.
+      onData: (handler) =>
+        stream.onData((id, chunk) => {
+          heads[id].add(chunk);
+          handler(id, chunk);
+        }),
       pause: () => stream.pause(),
       resume: () => stream.resume(),
       cancel: () => stream.cancel(),
