@@ -1,5 +1,5 @@
 /** Runs one `exec` request from the endpoint on an SSH channel: spawn, stream, deadline. */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import type { ServerChannel } from 'ssh2';
 import type { Logger } from 'pino';
@@ -36,7 +36,18 @@ export function runExec(
     ? [command.argv[0], command.argv.slice(1)]
     : ['/bin/sh', ['-c', command.command as string]];
   // detached: the command leads its own process group, so a deadline can kill all of it.
-  const child = spawn(file, args, { cwd, env, detached: true, stdio: 'pipe' });
+  let child: ChildProcessWithoutNullStreams;
+  try {
+    child = spawn(file, args, { cwd, env, detached: true, stdio: 'pipe' });
+  } catch (error) {
+    // spawn throws (rather than emitting) for arguments no process can take, such as a NUL
+    // byte; that ends this command only, never the agent's link.
+    return fail(
+      channel,
+      EXIT_NOT_RUNNABLE,
+      `tether-agent: cannot run ${JSON.stringify(file)}: ${(error as Error).message}\n`,
+    );
+  }
   log.debug({ pid: child.pid, file }, 'exec started');
 
   let timedOut = false;

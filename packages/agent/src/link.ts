@@ -157,7 +157,15 @@ export class AgentLink extends EventEmitter<LinkEvents> {
     session.on('exec', (accept, _reject, info) => {
       const channel = accept();
       // Spawning blocks this process for a few ms; let the reply to the request leave first.
-      setImmediate(() => runExec(channel, info.command, env, this.log));
+      setImmediate(() => {
+        try {
+          runExec(channel, info.command, env, this.log);
+        } catch (error) {
+          // A bug in one command's handling must not take the link (and every other command).
+          this.log.error({ err: error }, 'exec failed unexpectedly');
+          channel.close();
+        }
+      });
     });
   }
 

@@ -12,25 +12,34 @@ export const EXEC_MAX_STDIN_BYTES = 1024 * 1024;
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not a valid environment name');
 
+/**
+ * What runs travels in one SSH request packet, which ssh2 caps near 35,000 bytes; 32 KiB of
+ * argv, command, cwd and env leaves room for the rest. Larger input belongs on stdin.
+ */
+export const EXEC_MAX_COMMAND_BYTES = 32 * 1024;
+
+/** Operating systems end strings at NUL: a word holding one cannot be passed to a program. */
+const word = z.string().refine((w) => !w.includes('\0'), 'must not contain a NUL byte');
+
 export const ExecRequest = z
   .strictObject({
     argv: z
-      .array(z.string().max(128 * 1024))
+      .array(word)
       .min(1)
       .max(4096)
+      .refine((argv) => argv[0] !== '', 'the program (argv[0]) must not be empty')
       .optional(),
-    command: z
-      .string()
-      .min(1)
-      .max(128 * 1024)
-      .optional(),
-    cwd: z.string().min(1).max(4096).optional(),
-    env: z.record(envName, z.string().max(32 * 1024)).optional(),
-    timeoutMs: z.number().int().positive().max(EXEC_MAX_TIMEOUT_MS).optional(),
+    command: word.min(1).optional(),
+    cwd: word.min(1).max(4096).optional(),
+    env: z.record(envName, word).optional(),
+    timeoutMs: z.number().int().positive().max(EXEC_MAX_TIMEOUT_MS, 'at most 24 hours').optional(),
     stdin: z.string().max(EXEC_MAX_STDIN_BYTES).optional(),
   })
   .refine((r) => (r.argv === undefined) !== (r.command === undefined), {
     message: 'give exactly one of argv or command',
+  })
+  .refine((r) => commandBytes(r) <= EXEC_MAX_COMMAND_BYTES, {
+    message: `argv, command, cwd and env together must stay under ${EXEC_MAX_COMMAND_BYTES / 1024} KiB; pass large input on stdin`,
   });
 export type ExecRequest = z.infer<typeof ExecRequest>;
 
@@ -66,3 +75,12 @@ export type ExecServerMessage =
   | { type: 'started'; execId: string }
   | { type: 'exit'; result: Omit<ExecResult, 'stdout' | 'stderr'> }
   | { type: 'error'; error: { code: string; message: string } };
+
+function commandBytes(r: {
+  argv?: string[];
+  command?: string;
+  cwd?: string;
+  env?: object;
+}): number {
+  return Buffer.byteLength(JSON.stringify([r.argv, r.command, r.cwd, r.env]));
+}

@@ -143,7 +143,7 @@ function parse<T>(schema: ZodType<T>, value: unknown, where: string): T {
   const message =
     issue?.code === 'unrecognized_keys'
       ? `unknown field ${issue.keys.join(', ')} in ${path}`
-      : `${path}: ${(issue?.message ?? 'invalid').toLowerCase()}`;
+      : `${path}: ${lowerFirst(issue?.message ?? 'invalid')}`;
   throw new TetherError('invalid_request', message);
 }
 
@@ -157,4 +157,9 @@ function queryParameters(schema: ZodType | undefined): unknown[] {
     in: 'query',
     schema: s,
   }));
+}
+
+/** Messages start in lower case, but acronyms and units inside them (NUL, KiB) stay as written. */
+function lowerFirst(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1);
 }

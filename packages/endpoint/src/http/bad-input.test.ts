@@ -118,6 +118,36 @@ describe('bad input', () => {
     expect(neither.status).toBe(400);
   });
 
+  it('bad input - exec refuses NUL bytes, an empty program and a command too big for one request', async () => {
+    const cases = [
+      [{ argv: ['echo', 'a\u0000b'] }, 'NUL'],
+      [{ command: 'echo a\u0000b' }, 'NUL'],
+      [{ argv: ['true'], env: { X: 'a\u0000' } }, 'NUL'],
+      [{ argv: [''] }, 'must not be empty'],
+      [{ command: `echo ${'x'.repeat(40_000)}` }, 'pass large input on stdin'],
+      [{ argv: ['true'], timeoutMs: 1e300 }, 'timeoutMs'],
+    ] as const;
+    for (const [body, words] of cases) {
+      const answer = await h.api('POST', `/api/v1/agents/${agentId}/exec`, body);
+      expect(answer.status, JSON.stringify(body).slice(0, 60)).toBe(400);
+      expect(answer.body.error.message).toContain(words);
+    }
+  });
+
+  it('bad input - an exec request the endpoint would refuse, sent straight to the agent, ends only that command', async () => {
+    const hub = h.endpoint.services.hub;
+    const before = (await h.api('GET', `/api/v1/agents/${agentId}`)).body.agent.connectedAt;
+    for (const argv of [['echo', 'a\u0000b'], ['']]) {
+      const stream = await hub.exec(agentId, { argv, timeoutMs: 5000 }, null);
+      const stderr: string[] = [];
+      stream.onData((id, chunk) => id === 2 && stderr.push(chunk.toString()));
+      expect(await stream.done).toMatchObject({ exitCode: 126 });
+      expect(stderr.join('')).toContain('cannot run');
+    }
+    const after = (await h.api('GET', `/api/v1/agents/${agentId}`)).body.agent;
+    expect(after).toMatchObject({ online: true, connectedAt: before });
+  });
+
   it('bad input - a WebSocket message over the size limit closes the socket with 1009', async () => {
     const ws = new WebSocket(`${h.url.replace('http', 'ws')}/api/v1/live`, {
       headers: { authorization: `Bearer ${h.adminToken}` },
