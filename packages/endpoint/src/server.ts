@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import websocket from '@fastify/websocket';
 import pino, { type Logger } from 'pino';
 import { AuditLog } from './audit/audit-log.ts';
@@ -21,7 +21,7 @@ import { ExecService } from './exec/exec-service.ts';
 import { execRoutes } from './exec/exec-routes.ts';
 import { serveRemoteExecs } from './exec/remote-exec.ts';
 import { Api } from './http/api.ts';
-import { installErrorHandling } from './http/errors.ts';
+import { errorBody, installErrorHandling } from './http/errors.ts';
 import { openStore } from './store/store.ts';
 import type { Services } from './services.ts';
 
@@ -115,6 +115,11 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     // Requests are logged once, at debug, by the onResponse hook below.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
+    // Errors Fastify raises before routing (a malformed URL) get our one error shape too.
+    frameworkErrors: (error, _request, reply) => {
+      const answer = reply as unknown as FastifyReply;
+      void answer.code(400).send(errorBody('invalid_request', `bad request: ${error.message}`));
+    },
     trustProxy: options.trustProxy ?? false,
     https: secure
       ? {

@@ -12,7 +12,7 @@ import {
 import type { Api } from '../http/api.ts';
 import type { Services } from '../services.ts';
 import type { Principal } from '../auth/principal.ts';
-import { agentScope } from '../audit/visibility.ts';
+import { agentScope, canSeeAgent } from '../audit/visibility.ts';
 import { actorOf } from '../agents/guard.ts';
 import { wsGate, wsPrincipal } from '../http/ws-auth.ts';
 import { parseJson, sendJson } from '../http/ws-json.ts';
@@ -88,9 +88,7 @@ export function execRoutes(api: Api, app: FastifyInstance, s: Services): void {
                 : { code: 'internal', message: 'exec failed' };
             if (!(error instanceof TetherError))
               s.log.error({ err: error, agentId: id }, 'fan-out exec failed');
-            const agentName = (
-              await s.db.selectFrom('agents').select('name').where('id', '=', id).executeTakeFirst()
-            )?.name;
+            const agentName = await visibleName(s, principal, id);
             return { agentId: id, agentName, ok: false, error: wire };
           }
         },
@@ -236,6 +234,12 @@ async function accountAgents(
   if (rows.length === 0)
     throw new TetherError('not_found', `no agents in account ${JSON.stringify(account)}`);
   return rows.map((r) => r.id);
+}
+
+/** The agent's name for a failed row, only if the caller may see that agent at all. */
+async function visibleName(s: Services, principal: Principal, id: string) {
+  const agent = await s.db.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirst();
+  return agent && canSeeAgent(principal, agent) ? agent.name : undefined;
 }
 
 async function mapLimited<T, R>(

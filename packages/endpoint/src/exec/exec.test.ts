@@ -174,6 +174,16 @@ describe('exec', () => {
     expect(denied[0].params).toMatchObject({ action: 'agent.exec', agentId });
   });
 
+  it('exec - fan-out names no agent of another account', async () => {
+    await h.account('Nosy');
+    const nosy = await h.user('customer', { account: 'Nosy' });
+    const request = { agents: [agentId], request: { argv: ['id'] } };
+    const { body } = await h.api('POST', '/api/v1/exec', request, nosy.token);
+    expect(body.results).toEqual([
+      { agentId, ok: false, error: { code: 'not_found', message: 'no such agent' } },
+    ]);
+  });
+
   it('exec - an offline agent answers at once with agent_offline', async () => {
     await h.account('Offline');
     const agent = await h.agent('Offline', 'gone');

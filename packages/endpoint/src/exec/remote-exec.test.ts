@@ -18,7 +18,10 @@ beforeEach(async () => {
   store = await storeBackends()[0].open();
   bus = new MemoryBus();
   const now = new Date().toISOString();
-  await store.db.insertInto('accounts').values({ id: 'acc', name: 'Acme', created_at: now }).execute();
+  await store.db
+    .insertInto('accounts')
+    .values({ id: 'acc', name: 'Acme', created_at: now })
+    .execute();
   await store.db
     .insertInto('agents')
     .values({
@@ -59,12 +62,22 @@ function services(hub: Partial<AgentHub>, nodeId: string) {
 
 it('relay - output of a command that ends at once reaches the caller on another node', async () => {
   const ownerHub = {
-    exec: async (_id: string, _c: AgentExecCommand) => instantStream([[1, 'out\n'], [2, 'err\n']]),
+    exec: async (_id: string, _c: AgentExecCommand) =>
+      instantStream([
+        [1, 'out\n'],
+        [2, 'err\n'],
+      ]),
   };
   const stop = serveRemoteExecs(bus, 'owner', ownerHub as unknown as AgentHub, log);
   const caller = services({ isLocal: () => false }, 'caller');
   const agent = await store.db.selectFrom('agents').selectAll().executeTakeFirstOrThrow();
-  const principal = { userId: 'u', username: 'u', role: 'admin' as const, accountId: null, reportIds: [] };
+  const principal = {
+    userId: 'u',
+    username: 'u',
+    role: 'admin' as const,
+    accountId: null,
+    reportIds: [],
+  };
 
   for (let run = 0; run < 20; run++) {
     const exec = await caller.start(principal, agent, { argv: ['true'] });

@@ -107,6 +107,19 @@ describe('bad input', () => {
     expect((await h.api('GET', '/api/v1/nothing-here')).body.error.code).toBe('not_found');
   });
 
+  it('bad input - a malformed URL or cookie is a 400 or 401 in the one error shape, never a 500', async () => {
+    const url = await fetch(`${h.url}/api/v1/agents/%E0%A4%A`, {
+      headers: { authorization: `Bearer ${h.adminToken}` },
+    });
+    expect(url.status).toBe(400);
+    expect((await url.json()).error.code).toBe('invalid_request');
+    const cookie = await fetch(`${h.url}/api/v1/me`, {
+      headers: { cookie: 'tether_session=%E0%A4%A' },
+    });
+    expect(cookie.status).toBe(401);
+    expect((await cookie.json()).error.code).toBe('unauthorized');
+  });
+
   it('bad input - exec needs exactly one of argv or command', async () => {
     const both = await h.api('POST', `/api/v1/agents/${agentId}/exec`, {
       argv: ['true'],
