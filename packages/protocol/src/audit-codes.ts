@@ -13,6 +13,9 @@ export const AUDIT = {
   userCreated: { code: 'T1002I', event: 'user.create' },
   apiTokenCreated: { code: 'T1003I', event: 'api_token.create' },
   usersListed: { code: 'T1004I', event: 'user.list' },
+  apiTokenRevoked: { code: 'T1005I', event: 'api_token.revoke' },
+  userDisabled: { code: 'T1006I', event: 'user.disable' },
+  apiTokensListed: { code: 'T1007I', event: 'api_token.list' },
 
   agentEnrolled: { code: 'T2000I', event: 'agent.enroll' },
   agentEnrollFailed: { code: 'T2000E', event: 'agent.enroll' },

@@ -90,7 +90,12 @@ export function peopleRoutes(api: Api, s: Services): void {
       ttlSeconds: z.number().int().positive().max(MAX_TOKEN_TTL_SECONDS).optional(),
     }),
     handler: async ({ principal, body }) => {
-      const created = await s.people.createApiToken(principal.userId, body.name, body.ttlSeconds);
+      const created = await s.people.createApiToken(
+        principal.userId,
+        body.name,
+        body.ttlSeconds,
+        principal.tokenExpiresAt,
+      );
       await s.audit.append({
         kind: 'apiTokenCreated',
         actor: actorOf(principal),
@@ -98,6 +103,93 @@ export function peopleRoutes(api: Api, s: Services): void {
         params: { tokenId: created.id, name: body.name, ttlSeconds: body.ttlSeconds },
       });
       return created;
+    },
+  });
+
+  api.route({
+    method: 'GET',
+    url: '/api/v1/api-tokens',
+    summary: "The caller's API tokens (admins: everyone's); never the secret",
+    tag: 'people',
+    handler: async ({ principal }) => {
+      const rows = await s.people.listApiTokens(
+        principal.role === 'admin' ? null : principal.userId,
+      );
+      await s.audit.append({
+        kind: 'apiTokensListed',
+        actor: actorOf(principal),
+        accountId: principal.accountId,
+        result: { count: rows.length },
+      });
+      return {
+        apiTokens: rows.map((r) => ({
+          id: r.id,
+          userId: r.user_id,
+          name: r.name,
+          createdAt: r.created_at,
+          expiresAt: r.expires_at,
+          revokedAt: r.revoked_at,
+        })),
+      };
+    },
+  });
+
+  api.route({
+    method: 'DELETE',
+    url: '/api/v1/api-tokens/:id',
+    summary: "Revoke an API token (your own; admins: anyone's)",
+    tag: 'people',
+    params: z.strictObject({ id: z.string().min(1).max(64) }),
+    handler: async ({ principal, params }) => {
+      const row = await s.db
+        .selectFrom('api_tokens')
+        .select(['id', 'user_id'])
+        .where('id', '=', params.id)
+        .executeTakeFirst();
+      if (!row || (principal.role !== 'admin' && row.user_id !== principal.userId)) {
+        await s.guard.denied(
+          principal,
+          'api_token.revoke',
+          { tokenId: params.id },
+          principal.accountId,
+        );
+        throw new TetherError('not_found', 'no such API token');
+      }
+      await s.people.revokeApiToken(row.id);
+      await s.audit.append({
+        kind: 'apiTokenRevoked',
+        actor: actorOf(principal),
+        accountId: principal.accountId,
+        params: { tokenId: row.id, userId: row.user_id },
+      });
+      return { id: row.id, revoked: true };
+    },
+  });
+
+  api.route({
+    method: 'POST',
+    url: '/api/v1/users/:id/disable',
+    summary: 'Disable a user: their sessions end and their tokens are revoked (admin)',
+    tag: 'people',
+    params: z.strictObject({ id: z.string().min(1).max(64) }),
+    handler: async ({ principal, params }) => {
+      await s.guard.require(principal, 'user.create');
+      const user = await s.db
+        .selectFrom('users')
+        .select(['id', 'username', 'account_id'])
+        .where('id', '=', params.id)
+        .executeTakeFirst();
+      if (!user) throw new TetherError('not_found', 'no such user');
+      if (user.id === principal.userId)
+        throw new TetherError('invalid_request', 'you cannot disable yourself');
+      await s.people.disableUser(user.id);
+      await s.audit.append({
+        kind: 'userDisabled',
+        actor: actorOf(principal),
+        accountId: user.account_id,
+        params: { userId: user.id, username: user.username },
+      });
+      return { user: { id: user.id, disabled: true } };
     },
   });
 

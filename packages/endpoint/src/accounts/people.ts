@@ -79,15 +79,23 @@ export class People {
       .executeTakeFirst();
   }
 
-  async createApiToken(userId: string, name: string, ttlSeconds?: number) {
+  /** A token made with a token lives no longer than that one: a short token cannot mint a lasting one. */
+  async createApiToken(
+    userId: string,
+    name: string,
+    ttlSeconds?: number,
+    notAfter?: string | null,
+  ) {
     const token = newSecret('tth');
+    const asked = ttlSeconds ? new Date(Date.now() + ttlSeconds * 1000).toISOString() : null;
+    const expiresAt = notAfter && (!asked || asked > notAfter) ? notAfter : asked;
     const row = {
       id: newId(),
       user_id: userId,
       token_hash: sha256(token),
       name,
       created_at: nowIso(),
-      expires_at: ttlSeconds ? new Date(Date.now() + ttlSeconds * 1000).toISOString() : null,
+      expires_at: expiresAt,
       revoked_at: null,
     };
     await this.db.insertInto('api_tokens').values(row).execute();
@@ -103,6 +111,36 @@ export class People {
       return null;
     }
     return (await checkPassword(user.password_hash, password)) ? user : null;
+  }
+
+  async listApiTokens(userId: string | null) {
+    let query = this.db
+      .selectFrom('api_tokens')
+      .select(['id', 'user_id', 'name', 'created_at', 'expires_at', 'revoked_at'])
+      .orderBy('created_at', 'desc');
+    if (userId) query = query.where('user_id', '=', userId);
+    return query.execute();
+  }
+
+  async revokeApiToken(id: string): Promise<void> {
+    await this.db
+      .updateTable('api_tokens')
+      .set({ revoked_at: nowIso() })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** Signs the user out everywhere and refuses them from now on; the record stays. */
+  async disableUser(userId: string): Promise<void> {
+    const now = nowIso();
+    await this.db.updateTable('users').set({ disabled_at: now }).where('id', '=', userId).execute();
+    await this.db.deleteFrom('web_sessions').where('user_id', '=', userId).execute();
+    await this.db
+      .updateTable('api_tokens')
+      .set({ revoked_at: now })
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .execute();
   }
 
   async createSession(userId: string): Promise<string> {

@@ -29,7 +29,8 @@ export class Authenticator {
       .where('token_hash', '=', sha256(token))
       .executeTakeFirst();
     if (!row || row.revoked_at || (row.expires_at && row.expires_at < nowIso())) return null;
-    return this.principalFor(row.user_id);
+    const principal = await this.principalFor(row.user_id);
+    return principal && { ...principal, tokenExpiresAt: row.expires_at };
   }
 
   async fromSession(cookie: string): Promise<Principal | null> {

@@ -9,4 +9,6 @@ export interface Principal {
   accountId: string | null;
   /** Ids of the people who report to this manager, directly or further down. Empty otherwise. */
   reportIds: readonly string[];
+  /** When the bearer token this request came with expires; null for sessions and lasting tokens. */
+  tokenExpiresAt?: string | null;
 }
