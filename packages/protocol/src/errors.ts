@@ -15,6 +15,7 @@ export const ERROR_STATUS = {
   token_revoked: 410,
   agent_offline: 409,
   agent_revoked: 410,
+  rate_limited: 429,
   timeout: 504,
   unavailable: 503,
   internal: 500,

@@ -6,6 +6,7 @@ import type { Services } from '../services.ts';
 import { accountScope, userScope } from '../audit/visibility.ts';
 import { actorOf } from '../agents/guard.ts';
 import { readCookie, SESSION_COOKIE, sessionCookie } from '../auth/cookies.ts';
+import { RateLimiter } from '../http/rate-limit.ts';
 import { SESSION_TTL_SECONDS } from './people.ts';
 
 const MAX_TOKEN_TTL_SECONDS = 365 * 24 * 60 * 60;
@@ -15,7 +16,16 @@ const username = z
   .max(64)
   .regex(/^[A-Za-z0-9._@-]+$/, 'letters, digits and . _ @ - only');
 
+/** Ten wrong passwords per user and address in five minutes, then wait (OWASP's advice). */
+const SIGN_IN_FAILURES_PER_WINDOW = 10;
+const SIGN_IN_WINDOW_MS = 5 * 60_000;
+
 export function peopleRoutes(api: Api, s: Services): void {
+  const failures = new RateLimiter(
+    SIGN_IN_FAILURES_PER_WINDOW,
+    SIGN_IN_WINDOW_MS,
+    'failed sign-ins',
+  );
   api.route({
     method: 'POST',
     url: '/api/v1/login',
@@ -27,8 +37,12 @@ export function peopleRoutes(api: Api, s: Services): void {
       password: z.string().min(1).max(1024),
     }),
     handler: async ({ body, reply, request }) => {
+      const key = `${request.ip}|${body.username.toLowerCase()}`;
+      // Blocked attempts are refused before any password check and not audited one by one.
+      failures.check(key);
       const user = await s.people.signIn(body.username, body.password);
       if (!user) {
+        failures.count(key);
         await s.audit.append({
           kind: 'userLoginFailed',
           params: { username: body.username, remoteAddr: request.ip },

@@ -89,18 +89,30 @@ it('sign-in - a customer may not create accounts or users, and the attempt is au
 
 it('tokens - a token can be listed and revoked, and a short token cannot mint a lasting one', async () => {
   const user = await h.user('engineer');
-  const short = await h.api('POST', '/api/v1/api-tokens', { name: 'short', ttlSeconds: 60 }, user.token);
+  const short = await h.api(
+    'POST',
+    '/api/v1/api-tokens',
+    { name: 'short', ttlSeconds: 60 },
+    user.token,
+  );
   const child = await h.api('POST', '/api/v1/api-tokens', { name: 'forever' }, short.body.token);
   expect(child.body.expiresAt).toBe(short.body.expiresAt);
 
   const mine = (await h.api('GET', '/api/v1/api-tokens', undefined, user.token)).body.apiTokens;
   expect(mine.map((t: any) => t.name).sort()).toEqual(['forever', 'short', 'test']);
   expect(JSON.stringify(mine)).not.toContain('tth_');
-  expect((await h.api('DELETE', `/api/v1/api-tokens/${short.body.id}`, undefined, user.token)).status).toBe(200);
+  expect(
+    (await h.api('DELETE', `/api/v1/api-tokens/${short.body.id}`, undefined, user.token)).status,
+  ).toBe(200);
   expect((await h.api('GET', '/api/v1/me', undefined, short.body.token)).status).toBe(401);
 
   const other = await h.user('engineer');
-  const foreign = await h.api('DELETE', `/api/v1/api-tokens/${child.body.id}`, undefined, other.token);
+  const foreign = await h.api(
+    'DELETE',
+    `/api/v1/api-tokens/${child.body.id}`,
+    undefined,
+    other.token,
+  );
   expect(foreign.status).toBe(404);
 });
 

@@ -17,6 +17,7 @@ import type { Bus } from '../bus/bus.ts';
 import type { AgentsTable, Database } from '../store/schema.ts';
 import { newId, nowIso } from '../auth/secrets.ts';
 import { errorBody } from '../http/errors.ts';
+import { RateLimiter } from '../http/rate-limit.ts';
 import { parseAgentPublicKey, type EndpointKey } from './endpoint-key.ts';
 import { channelStream, type ExecStream } from '../exec/exec-stream.ts';
 
@@ -27,6 +28,8 @@ const SSH_READY_TIMEOUT_MS = 20_000;
 const MAX_WS_MESSAGE_BYTES = 4 * 1024 * 1024;
 /** How long a closing link may take to answer the WebSocket close before it is cut. */
 const CLOSE_GRACE_MS = 1_000;
+/** Refused connection attempts audited per address and minute; beyond, a bare 429. */
+const REFUSALS_PER_MINUTE = 30;
 const REPLACED = 'replaced by a newer connection';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -50,6 +53,7 @@ export class AgentHub {
   private readonly unsubscribe: Array<() => void> = [];
   private readonly pending = new WeakMap<FastifyRequest, PendingUpgrade>();
   private heartbeat: NodeJS.Timeout | null = null;
+  private readonly refusals = new RateLimiter(REFUSALS_PER_MINUTE, 60_000, 'refused connections');
   /** Presence updates still being written; shutdown waits for them. */
   private readonly settling = new Set<Promise<void>>();
 
@@ -172,6 +176,12 @@ export class AgentHub {
     status: 403 | 410,
     message: string,
   ) {
+    try {
+      this.refusals.hit(remote);
+    } catch (error) {
+      // A flood of refused connects from one address must not flood the audit log.
+      return { status: 429, code: 'rate_limited' as const, message: (error as Error).message };
+    }
     await this.deps.audit.append({
       kind: 'agentConnectRefused',
       accountId: agent?.account_id ?? null,

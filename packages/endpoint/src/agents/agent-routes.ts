@@ -7,12 +7,17 @@ import { agentScope, joinTokenScope } from '../audit/visibility.ts';
 import { nowIso } from '../auth/secrets.ts';
 import { actorOf } from './guard.ts';
 import { enroll } from './enrollment.ts';
+import { RateLimiter } from '../http/rate-limit.ts';
 import { JOIN_TOKEN_DEFAULT_TTL_SECONDS, JOIN_TOKEN_MAX_TTL_SECONDS } from './join-tokens.ts';
 
 const IdParams = z.strictObject({ id: z.string().min(1).max(64) });
 const MAX_TOKEN_USES = 10_000;
 
+/** Enrollment is a few calls per server ever; more than this from one address is a scan. */
+const ENROLLS_PER_MINUTE = 30;
+
 export function agentRoutes(api: Api, s: Services): void {
+  const enrolls = new RateLimiter(ENROLLS_PER_MINUTE, 60_000, 'enrollment attempts');
   api.route({
     method: 'POST',
     url: '/api/v1/enroll',
@@ -20,7 +25,10 @@ export function agentRoutes(api: Api, s: Services): void {
     tag: 'agents',
     public: true,
     body: EnrollRequest,
-    handler: async ({ body, request }) => enroll(s, body, request.ip),
+    handler: async ({ body, request }) => {
+      enrolls.hit(request.ip);
+      return enroll(s, body, request.ip);
+    },
   });
 
   api.route({
