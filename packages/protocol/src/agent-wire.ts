@@ -1,5 +1,6 @@
 /** What agent and endpoint agree on: paths, enrollment messages, the exec request on SSH. */
 import { z } from 'zod';
+import { displayName, lookupName } from './names.ts';
 
 export const AGENT_CONNECT_PATH = '/agent/v1/connect';
 export const ENROLL_PATH = '/api/v1/enroll';
@@ -20,15 +21,11 @@ export const ENDPOINT_SSH_USER = 'tether-endpoint';
 export const EnrollRequest = z.strictObject({
   token: z.string().min(1).max(512),
   publicKey: z.string().min(1).max(1024),
-  name: z
-    .string()
-    .min(1)
-    .max(253)
-    .regex(/^[^\u0000-\u001f\u007f]+$/, 'control characters'),
-  os: z.string().max(64),
-  arch: z.string().max(64),
-  version: z.string().max(64),
-  hostname: z.string().max(253).optional(),
+  name: lookupName(253),
+  os: displayName(64),
+  arch: displayName(64),
+  version: displayName(64),
+  hostname: displayName(253).optional(),
 });
 export type EnrollRequest = z.infer<typeof EnrollRequest>;
 

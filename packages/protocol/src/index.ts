@@ -6,3 +6,4 @@ export * from './exec.ts';
 export * from './agent-wire.ts';
 export * from './live.ts';
 export * from './install.ts';
+export * from './names.ts';

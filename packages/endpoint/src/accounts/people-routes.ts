@@ -1,6 +1,6 @@
 /** REST for people: sign-in, sessions, API tokens, accounts and users. */
 import { z } from 'zod';
-import { Role, TetherError } from '@tether/protocol';
+import { displayName, lookupName, Role, TetherError } from '@tether/protocol';
 import type { Api } from '../http/api.ts';
 import type { Services } from '../services.ts';
 import { accountScope, userScope } from '../audit/visibility.ts';
@@ -234,7 +234,7 @@ export function peopleRoutes(api: Api, s: Services): void {
     url: '/api/v1/accounts',
     summary: 'Create a customer account (admin)',
     tag: 'people',
-    body: z.strictObject({ name: z.string().min(1).max(200) }),
+    body: z.strictObject({ name: lookupName(200) }),
     handler: async ({ principal, body }) => {
       await s.guard.require(principal, 'account.create');
       const account = await s.people.createAccount(body.name);
@@ -255,7 +255,7 @@ export function peopleRoutes(api: Api, s: Services): void {
     tag: 'people',
     body: z.strictObject({
       username,
-      displayName: z.string().min(1).max(200).optional(),
+      displayName: displayName(200).optional(),
       role: Role,
       password: z.string().min(12).max(1024).optional(),
       account: z.string().min(1).max(200).optional(),

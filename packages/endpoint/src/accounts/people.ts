@@ -49,10 +49,11 @@ export class People {
     if (user.role === 'customer' && !user.accountId) {
       throw new TetherError('invalid_request', 'a customer needs an account');
     }
+    // Admin and admin would read the same in every audit table: one of them only.
     const taken = await this.db
       .selectFrom('users')
       .select('id')
-      .where('username', '=', user.username)
+      .where((eb) => eb(eb.fn('lower', ['username']), '=', user.username.toLowerCase()))
       .executeTakeFirst();
     if (taken)
       throw new TetherError('conflict', `username ${JSON.stringify(user.username)} is taken`);

@@ -9,6 +9,7 @@ import {
   AGENT_CONNECT_PATH,
   AGENT_ID_HEADER,
   ENDPOINT_SSH_USER,
+  isSafeText,
   TetherError,
   type AgentExecCommand,
 } from '@tether/protocol';
@@ -369,7 +370,8 @@ function parseFacts(header: string | string[] | undefined): Record<string, strin
     const facts: Record<string, string> = {};
     for (const field of FACT_FIELDS) {
       const value = parsed[field];
-      if (typeof value === 'string' && value.length <= 253) facts[field] = value;
+      if (typeof value === 'string' && value.length <= 253 && isSafeText(value))
+        facts[field] = value;
     }
     return facts;
   } catch {
