@@ -11,6 +11,7 @@ import Fastify, {
 import websocket from '@fastify/websocket';
 import pino, { type Logger } from 'pino';
 import { AuditLog } from './audit/audit-log.ts';
+import { loadAuditKey } from './audit/audit-key.ts';
 import { auditRoutes } from './audit/audit-routes.ts';
 import { AgentHub } from './agents/agent-hub.ts';
 import { agentRoutes } from './agents/agent-routes.ts';
@@ -48,6 +49,8 @@ export interface EndpointOptions {
   publicUrl?: string;
   logLevel?: string;
   logger?: Logger;
+  /** The audit HMAC key; defaults to `<dataDir>/audit.key`, made on first start. */
+  auditKeyFile?: string;
   /** Where `npm run build:agent` put the executables; defaults to the repo's dist/agent. */
   distDir?: string;
 }
@@ -74,7 +77,20 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     onError: (err: unknown, subject: string) =>
       nodeLog.error({ err, subject }, 'bus handler failed'),
   });
-  const audit = new AuditLog({ store, bus, logger: nodeLog.child({ module: 'audit' }) });
+  const auditKey = await loadAuditKey(store.db, dataDir, options.auditKeyFile).catch(
+    async (error: unknown) => {
+      // Nothing has started yet: release the database and bus so the caller can report it.
+      await bus.close();
+      await store.close();
+      throw error;
+    },
+  );
+  const audit = new AuditLog({
+    store,
+    bus,
+    key: auditKey,
+    logger: nodeLog.child({ module: 'audit' }),
+  });
   const endpointKey = await loadEndpointKey(store.db);
   const people = new People(store.db);
   const hub = new AgentHub({

@@ -1,5 +1,5 @@
 /** The audit log: one append-only, hash-chained table, read through visibility, verifiable. */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { AUDIT, TetherError, type AuditEventView, type AuditKind } from '@tether/protocol';
@@ -79,11 +79,17 @@ const EMPTY_HEAD: Head = { seq: 0, id: '', hash: GENESIS_HASH };
 
 export class AuditLog {
   readonly #store: Store;
+  readonly #hash: (row: Omit<AuditEventsTable, 'hash'>) => string;
   readonly #bus: Bus;
   readonly #logger: Logger;
 
-  constructor(options: { store: Store; bus: Bus; logger: Logger }) {
+  /**
+   * `key` makes each hash an HMAC: someone who can write the database but cannot read the
+   * endpoint's key file cannot re-chain an edited log. Without it, plain SHA-256.
+   */
+  constructor(options: { store: Store; bus: Bus; logger: Logger; key?: Buffer }) {
     this.#store = options.store;
+    this.#hash = hasher(options.key);
     this.#bus = options.bus;
     this.#logger = options.logger.child({ module: 'audit' });
   }
@@ -122,7 +128,7 @@ export class AuditLog {
         result,
         prev_hash: head.hash,
       };
-      const row: AuditEventsTable = { ...unhashed, hash: hashEvent(unhashed) };
+      const row: AuditEventsTable = { ...unhashed, hash: this.#hash(unhashed) };
       await db.insertInto('audit_events').values(row).execute();
       await writeHead(db, { seq: row.seq, id: row.id, hash: row.hash });
       return row;
@@ -184,7 +190,7 @@ export class AuditLog {
         .execute();
 
       for (const row of rows) {
-        const reason = faultOf(row, last.hash);
+        const reason = faultOf(row, last.hash, this.#hash);
         if (reason !== null) return this.#failed(checked, { seq: row.seq, id: row.id, reason });
         last = { seq: row.seq, id: row.id, hash: row.hash };
         checked += 1;
@@ -345,16 +351,23 @@ export function canonicalJson(value: unknown): string {
 }
 
 /** A link is checked before the hash, so a moved or deleted event reads as a broken link. */
-function faultOf(row: AuditEventsTable, prevHash: string): VerifyFailure | null {
+function faultOf(
+  row: AuditEventsTable,
+  prevHash: string,
+  hash: (row: Omit<AuditEventsTable, 'hash'>) => string,
+): VerifyFailure | null {
   if (row.prev_hash !== prevHash) return 'broken link';
-  if (hashEvent(row) !== row.hash) return 'edited';
+  if (hash(row) !== row.hash) return 'edited';
   return null;
 }
 
-/** SHA-256 over every column but `hash`; `seq` is included so that reordering shows. */
-function hashEvent(row: Omit<AuditEventsTable, 'hash'> & { hash?: string }): string {
-  const { hash: _ignored, ...fields } = row;
-  return createHash('sha256').update(canonicalJson(fields)).digest('hex');
+/** A digest over every column but `hash`; `seq` is included so that reordering shows. */
+function hasher(key: Buffer | undefined) {
+  return (row: Omit<AuditEventsTable, 'hash'> & { hash?: string }): string => {
+    const { hash: _ignored, ...fields } = row;
+    const digest = key ? createHmac('sha256', key) : createHash('sha256');
+    return digest.update(canonicalJson(fields)).digest('hex');
+  };
 }
 
 async function readHead(db: Kysely<Database>): Promise<Head> {

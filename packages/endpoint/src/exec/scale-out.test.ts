@@ -1,5 +1,5 @@
 /** Two endpoint processes sharing PostgreSQL and NATS: an agent on one, commands through the other. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +38,9 @@ describe.skipIf(!ready)('scale-out', () => {
 
     const a = await spawnEndpoint(join(dir, 'a'), await freePort(), shared);
     cleanup.push(() => a.stop());
+    // Every process sharing the database signs the audit log with the same key.
+    mkdirSync(join(dir, 'b'), { recursive: true });
+    copyFileSync(join(dir, 'a', 'audit.key'), join(dir, 'b', 'audit.key'));
     const b = await spawnEndpoint(join(dir, 'b'), await freePort(), shared);
     cleanup.push(() => b.stop());
     const viaA = (m: string, p: string, body?: unknown) => call(a.url, a.token(), m, p, body);
