@@ -172,6 +172,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     publicUrl: services.publicUrl,
   });
 
+  describeOtherRoutes(api);
   await hub.start(app);
   const stopRelay = serveRemoteExecs(bus, nodeId, hub, nodeLog.child({ module: 'relay' }));
   const interrupted = await exec.recoverInterrupted();
@@ -204,6 +205,25 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
         nodeLog.info('endpoint stopped');
       })()),
   };
+}
+
+/** Routes outside the REST table, so the OpenAPI document lists every way in. */
+function describeOtherRoutes(api: Api): void {
+  const routes = [
+    ['/healthz', 'Liveness: {ok, node, agents linked to this process}', 'meta', true],
+    ['/install.sh', 'The agent installer: sh -s -- --join-token TOKEN', 'downloads', true],
+    ['/downloads/', 'The agent executables on offer, with size and SHA-256', 'downloads', true],
+    ['/downloads/:file', 'One agent executable; {file}.sha256 gives its digest', 'downloads', true],
+    ['/agent/v1/connect', 'WebSocket for agents: SSH-2 inside, keys pinned at enrollment', 'agents', true],
+    [
+      '/api/v1/agents/:id/exec/stream',
+      'WebSocket: send {"type":"start","request":{…}}; binary frames [1|2][bytes]; {"type":"exit"}',
+      'exec',
+      false,
+    ],
+    ['/api/v1/live', 'WebSocket: {"type":"subscribe","topics":["audit"]}, then events you may see', 'audit', false],
+  ] as const;
+  for (const [url, summary, tag, open] of routes) api.describe({ method: 'GET', url, summary, tag, public: open });
 }
 
 /** A stable id per data folder: a restarted process knows which links and commands were its own. */

@@ -47,6 +47,20 @@ export class Api {
     private readonly authenticate: Authenticate,
   ) {}
 
+  /**
+   * Lists a route registered elsewhere (WebSockets, downloads) in the OpenAPI document. A
+   * WebSocket is a GET that upgrades; its summary says what flows on it.
+   */
+  describe(spec: {
+    method: 'GET';
+    url: string;
+    summary: string;
+    tag: string;
+    public?: boolean;
+  }): void {
+    this.documented.push({ ...spec, public: spec.public ?? false });
+  }
+
   route<B = undefined, Q = undefined, P = undefined>(spec: RouteSpec<B, Q, P>): void {
     this.documented.push({ ...spec, public: spec.public ?? false });
     this.app.route({

@@ -205,6 +205,14 @@ describe('bad input', () => {
     expect(Object.keys(doc.paths)).toEqual(
       expect.arrayContaining(['/api/v1/agents/{id}/exec', '/api/v1/audit', '/api/v1/enroll']),
     );
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/v1/live',
+        '/api/v1/agents/{id}/exec/stream',
+        '/install.sh',
+        '/healthz',
+      ]),
+    );
     expect(doc.paths['/api/v1/agents/{id}/exec'].post.requestBody).toBeDefined();
   });
 });
