@@ -27,6 +27,8 @@ import { ExecService } from './exec/exec-service.ts';
 import { execRoutes } from './exec/exec-routes.ts';
 import { serveRemoteExecs } from './exec/remote-exec.ts';
 import { Api } from './http/api.ts';
+import { LiveTopics } from './live/live-topics.ts';
+import { liveRoutes } from './live/live-routes.ts';
 import { errorBody, installErrorHandling } from './http/errors.ts';
 import { openStore } from './store/store.ts';
 import type { Services } from './services.ts';
@@ -120,6 +122,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     hub,
     exec,
     auth: new Authenticator(store.db),
+    live: new LiveTopics(),
     endpointKey,
     nodeId,
     log: nodeLog,
@@ -166,7 +169,8 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
   peopleRoutes(api, services);
   agentRoutes(api, services);
   execRoutes(api, app, services);
-  auditRoutes(api, app, services);
+  auditRoutes(api, services);
+  liveRoutes(app, services);
   await registerDownloads(app, {
     distDir: options.distDir ?? resolve(import.meta.dirname, '../../../dist/agent'),
     publicUrl: services.publicUrl,

@@ -10,6 +10,7 @@ import type { JoinTokens } from './agents/join-tokens.ts';
 import type { People } from './accounts/people.ts';
 import type { Authenticator } from './auth/authenticate.ts';
 import type { Bus } from './bus/bus.ts';
+import type { LiveTopics } from './live/live-topics.ts';
 import type { ExecService } from './exec/exec-service.ts';
 import type { Database } from './store/schema.ts';
 
@@ -23,6 +24,8 @@ export interface Services {
   hub: AgentHub;
   exec: ExecService;
   auth: Authenticator;
+  /** Topics of the live socket; each feature adds its own. */
+  live: LiveTopics;
   endpointKey: EndpointKey;
   nodeId: string;
   log: Logger;

@@ -3,7 +3,8 @@
  *
  * Numbering: `T` + four digits + `I` (the action happened) or `E` (it was refused or failed).
  * The first digit is the area: 1 people and sign-in, 2 agents and their link, 3 commands,
- * 4 join tokens, 5 accounts, 9 access denied by visibility or role. Codes are never reused;
+ * 4 join tokens, 5 accounts, 6 the audit log itself, 7 tickets and chat, 8 consent and
+ * terminal sessions, 9 access denied by visibility or role. Codes are never reused;
  * a retired code stays here, marked as such.
  */
 export const AUDIT = {
@@ -41,6 +42,26 @@ export const AUDIT = {
   accountsListed: { code: 'T5001I', event: 'account.list' },
 
   auditRead: { code: 'T6000I', event: 'audit.read' },
+
+  ticketCreated: { code: 'T7000I', event: 'ticket.create' },
+  ticketTaken: { code: 'T7001I', event: 'ticket.take' },
+  ticketClosed: { code: 'T7002I', event: 'ticket.close' },
+  ticketsListed: { code: 'T7003I', event: 'ticket.list' },
+  chatMessage: { code: 'T7100I', event: 'chat.message' },
+
+  consentPolicyChanged: { code: 'T8000I', event: 'consent.policy' },
+  approvalRequested: { code: 'T8001I', event: 'approval.request' },
+  approvalGranted: { code: 'T8002I', event: 'approval.grant' },
+  approvalDenied: { code: 'T8002E', event: 'approval.deny' },
+  approvalExpired: { code: 'T8003E', event: 'approval.expire' },
+  approvalRefused: { code: 'T8004E', event: 'approval.refuse' },
+  terminalStarted: { code: 'T8100I', event: 'terminal.start' },
+  terminalEnded: { code: 'T8101I', event: 'terminal.end' },
+  terminalInterrupted: { code: 'T8101E', event: 'terminal.interrupted' },
+  terminalJoined: { code: 'T8102I', event: 'terminal.join' },
+  terminalRefused: { code: 'T8103E', event: 'terminal.refuse' },
+  terminalInputDropped: { code: 'T8104E', event: 'terminal.input_dropped' },
+  recordingExported: { code: 'T8105I', event: 'recording.export' },
 
   accessDenied: { code: 'T9000E', event: 'access.denied' },
 } as const;

@@ -2,7 +2,14 @@
 import { z } from 'zod';
 
 export const LiveClientMessage = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('subscribe'), topics: z.array(z.enum(['audit'])).min(1) }),
+  // Topics are registered by the endpoint's features (audit, tickets, approvals, terminals…).
+  z.strictObject({
+    type: z.literal('subscribe'),
+    topics: z
+      .array(z.string().regex(/^[a-z][a-z0-9_.-]{0,39}$/))
+      .min(1)
+      .max(16),
+  }),
   z.strictObject({ type: z.literal('ping') }),
 ]);
 export type LiveClientMessage = z.infer<typeof LiveClientMessage>;
@@ -29,5 +36,7 @@ export interface AuditEventView {
 export type LiveServerMessage =
   | { type: 'subscribed'; topics: string[] }
   | { type: 'audit'; event: AuditEventView }
+  /** Any other topic: `topic` names it, `event` is its payload. */
+  | { type: 'event'; topic: string; event: unknown }
   | { type: 'pong' }
   | { type: 'error'; error: { code: string; message: string } };

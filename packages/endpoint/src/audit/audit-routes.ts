@@ -1,26 +1,18 @@
-/** The audit log over HTTP: filtered listing, chain verification, and the live socket. */
-import type { FastifyInstance } from 'fastify';
-import type WebSocket from 'ws';
+/** The audit log over HTTP: filtered listing, chain verification, and its live topic. */
 import { z } from 'zod';
-import { LiveClientMessage, type AuditEventView, type LiveServerMessage } from '@tether/protocol';
+import type { AuditEventView } from '@tether/protocol';
 import type { Api } from '../http/api.ts';
 import type { Services } from '../services.ts';
 import { actorOf } from '../agents/guard.ts';
-import { wsGate, wsPrincipal } from '../http/ws-auth.ts';
-import { parseJson, sendJson } from '../http/ws-json.ts';
 import { AUDIT_EVENT_SUBJECT } from './audit-log.ts';
 import { canSeeAuditEvent } from './visibility.ts';
-
-/** A live subscriber that lets this much pile up is too slow; it is closed, not waited for. */
-const LIVE_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
-const MAX_LIVE_MESSAGE_BYTES = 16 * 1024;
 
 const time = z
   .string()
   .max(40)
   .refine((t) => !Number.isNaN(Date.parse(t)), 'not a time');
 
-export function auditRoutes(api: Api, app: FastifyInstance, s: Services): void {
+export function auditRoutes(api: Api, s: Services): void {
   api.route({
     method: 'GET',
     url: '/api/v1/audit',
@@ -70,34 +62,13 @@ export function auditRoutes(api: Api, app: FastifyInstance, s: Services): void {
     },
   });
 
-  app.get('/api/v1/live', { websocket: true, preValidation: wsGate(s) }, (socket, request) => {
-    const ws = socket as unknown as WebSocket;
-    void wsPrincipal(s, request).then((principal) => {
-      let unsubscribe: (() => void) | null = null;
-      ws.on('message', (data, isBinary) => {
-        if (isBinary || (data as Buffer).length > MAX_LIVE_MESSAGE_BYTES)
-          return ws.close(1008, 'text JSON only');
-        const message = LiveClientMessage.safeParse(parseJson(data.toString()));
-        if (!message.success) {
-          return send(ws, {
-            type: 'error',
-            error: { code: 'invalid_request', message: 'unknown message' },
-          });
-        }
-        if (message.data.type === 'ping') return send(ws, { type: 'pong' });
-        unsubscribe ??= s.bus.subscribe(AUDIT_EVENT_SUBJECT, (payload) => {
-          const event = payload as unknown as AuditEventView;
-          if (
-            !canSeeAuditEvent(principal, { actor_id: event.actorId, account_id: event.accountId })
-          )
-            return;
-          if (ws.bufferedAmount > LIVE_MAX_BUFFERED_BYTES) return ws.terminate();
-          send(ws, { type: 'audit', event });
-        });
-        send(ws, { type: 'subscribed', topics: message.data.topics });
-      });
-      ws.on('close', () => unsubscribe?.());
-    });
+  s.live.add({
+    name: 'audit',
+    subject: AUDIT_EVENT_SUBJECT,
+    visible: (principal, payload) => {
+      const event = payload as unknown as AuditEventView;
+      return canSeeAuditEvent(principal, { actor_id: event.actorId, account_id: event.accountId });
+    },
   });
 }
 
@@ -110,5 +81,3 @@ async function resolveActor(s: Services, actor: string): Promise<string> {
     .executeTakeFirst();
   return user?.id ?? actor;
 }
-
-const send = (ws: WebSocket, message: LiveServerMessage): void => sendJson(ws, message);

@@ -31,7 +31,13 @@ export type Action =
   | 'user.create'
   | 'user.read'
   | 'audit.read'
-  | 'audit.verify';
+  | 'audit.verify'
+  | 'ticket.create'
+  | 'ticket.take'
+  | 'chat.write'
+  | 'consent.update'
+  | 'approval.decide'
+  | 'terminal.request';
 
 /** How far a role's right reaches: every account, only the caller's own account, or nowhere. */
 type Reach = 'all' | 'own' | 'none';
@@ -51,6 +57,14 @@ const RULES: Record<Action, Record<Role, Reach>> = {
   // Everyone may read the audit log; which events they get is `canSeeAuditEvent`/`auditScope`.
   'audit.read': { admin: 'all', manager: 'all', engineer: 'all', customer: 'all' },
   'audit.verify': { admin: 'all', manager: 'none', engineer: 'none', customer: 'none' },
+  'ticket.create': { admin: 'all', manager: 'none', engineer: 'none', customer: 'own' },
+  'ticket.take': { admin: 'all', manager: 'all', engineer: 'all', customer: 'none' },
+  // A server's chat room is open to whoever may see the server.
+  'chat.write': { admin: 'all', manager: 'all', engineer: 'all', customer: 'own' },
+  'consent.update': { admin: 'all', manager: 'none', engineer: 'none', customer: 'own' },
+  // Consent is the customer's to give: nobody decides for them, admins included.
+  'approval.decide': { admin: 'none', manager: 'none', engineer: 'none', customer: 'own' },
+  'terminal.request': { admin: 'all', manager: 'all', engineer: 'all', customer: 'none' },
 };
 
 type Scope<T extends keyof Database> = (eb: ExpressionBuilder<Database, T>) => Expression<SqlBool>;
@@ -118,6 +132,74 @@ export function joinTokenScope(p: Principal): Scope<'join_tokens'> {
 /** `db.selectFrom('accounts').where(accountScope(p))`: the accounts `p` may read. */
 export function accountScope(p: Principal): Scope<'accounts'> {
   return (eb) => byAccount(eb, p, reachOf(p, 'account.read'), eb.ref('id'));
+}
+
+/**
+ * Tickets: customers see their account's; staff see the open queue and the tickets they (or,
+ * for managers, their reports) work.
+ */
+export function canSeeTicket(
+  p: Principal,
+  t: { account_id: string; status: string; assignee_id: string | null },
+): boolean {
+  switch (p.role) {
+    case 'admin':
+      return true;
+    case 'customer':
+      return ownAccount(p, t.account_id);
+    case 'engineer':
+    case 'manager':
+      return t.status === 'open' || (t.assignee_id !== null && teamOf(p).includes(t.assignee_id));
+    default:
+      return false;
+  }
+}
+
+export function ticketScope(p: Principal): Scope<'tickets'> {
+  return (eb) => {
+    switch (p.role) {
+      case 'admin':
+        return everything(eb);
+      case 'customer':
+        return p.accountId === null ? nothing(eb) : eb('account_id', '=', p.accountId);
+      case 'engineer':
+      case 'manager':
+        return eb.or([eb('status', '=', 'open'), eb('assignee_id', 'in', teamOf(p))]);
+      default:
+        return nothing(eb);
+    }
+  };
+}
+
+/** Closing is for whoever works the ticket (or their manager) and admins. */
+export function canCloseTicket(p: Principal, t: { assignee_id: string | null }): boolean {
+  if (p.role === 'admin') return true;
+  return (
+    t.assignee_id !== null &&
+    (p.role === 'engineer' || p.role === 'manager') &&
+    teamOf(p).includes(t.assignee_id)
+  );
+}
+
+/**
+ * Watching a terminal session read-only: the account's customers, the engineer who runs it,
+ * their managers, and admins. Typing is for the session's engineer alone.
+ */
+export function canWatchTerminal(
+  p: Principal,
+  session: { account_id: string; engineer_id: string },
+): boolean {
+  switch (p.role) {
+    case 'admin':
+      return true;
+    case 'customer':
+      return ownAccount(p, session.account_id);
+    case 'engineer':
+    case 'manager':
+      return teamOf(p).includes(session.engineer_id);
+    default:
+      return false;
+  }
 }
 
 /** `db.selectFrom('users').where(userScope(p))`: staff see everyone, customers their account's. */

@@ -151,10 +151,117 @@ function initial(dialect: Dialect): Migration {
   };
 }
 
+/** Support requests, chat rooms, consent and terminal sessions (the support-terminal issue). */
+const support: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('tickets')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+      .addColumn('agent_id', 'text', (c) => c.notNull().references('agents.id'))
+      .addColumn('title', 'text', (c) => c.notNull())
+      .addColumn('question', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('created_by', 'text', (c) => c.notNull())
+      .addColumn('assignee_id', 'text')
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('taken_at', 'text')
+      .addColumn('closed_at', 'text')
+      .addColumn('closed_by', 'text')
+      .addColumn('summary', 'text')
+      .execute();
+    await db.schema
+      .createIndex('tickets_status')
+      .on('tickets')
+      .columns(['status', 'created_at'])
+      .execute();
+    await db.schema
+      .createIndex('tickets_account')
+      .on('tickets')
+      .columns(['account_id', 'created_at'])
+      .execute();
+
+    await db.schema
+      .createTable('chat_messages')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('agent_id', 'text', (c) => c.notNull())
+      .addColumn('account_id', 'text', (c) => c.notNull())
+      .addColumn('ticket_id', 'text')
+      .addColumn('author_id', 'text', (c) => c.notNull())
+      .addColumn('author_name', 'text', (c) => c.notNull())
+      .addColumn('author_role', 'text', (c) => c.notNull())
+      .addColumn('body', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createIndex('chat_room')
+      .on('chat_messages')
+      .columns(['agent_id', 'created_at'])
+      .execute();
+
+    await db.schema
+      .createTable('consent_policies')
+      .addColumn('account_id', 'text', (c) => c.primaryKey())
+      .addColumn('terminal_mode', 'text', (c) => c.notNull())
+      .addColumn('timeout_seconds', 'integer', (c) => c.notNull())
+      .addColumn('record_input', 'integer', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addColumn('updated_by', 'text')
+      .execute();
+
+    await db.schema
+      .createTable('approval_requests')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('account_id', 'text', (c) => c.notNull())
+      .addColumn('agent_id', 'text', (c) => c.notNull())
+      .addColumn('ticket_id', 'text')
+      .addColumn('requester_id', 'text', (c) => c.notNull())
+      .addColumn('action', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('decided_by', 'text')
+      .addColumn('decided_at', 'text')
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('expires_at', 'text', (c) => c.notNull())
+      .addColumn('session_id', 'text')
+      .execute();
+    await db.schema
+      .createIndex('approvals_account')
+      .on('approval_requests')
+      .columns(['account_id', 'status'])
+      .execute();
+
+    await db.schema
+      .createTable('terminal_sessions')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('agent_id', 'text', (c) => c.notNull())
+      .addColumn('account_id', 'text', (c) => c.notNull())
+      .addColumn('ticket_id', 'text')
+      .addColumn('approval_id', 'text')
+      .addColumn('engineer_id', 'text', (c) => c.notNull())
+      .addColumn('node_id', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('started_at', 'text', (c) => c.notNull())
+      .addColumn('ended_at', 'text')
+      .addColumn('ended_by', 'text')
+      .addColumn('end_reason', 'text')
+      .addColumn('cols', 'integer', (c) => c.notNull())
+      .addColumn('rows', 'integer', (c) => c.notNull())
+      .addColumn('recording', 'text', (c) => c.notNull())
+      .addColumn('bytes_out', 'bigint', (c) => c.notNull().defaultTo(0))
+      .addColumn('bytes_in', 'bigint', (c) => c.notNull().defaultTo(0))
+      .execute();
+    await db.schema
+      .createIndex('terminals_agent')
+      .on('terminal_sessions')
+      .columns(['agent_id', 'started_at'])
+      .execute();
+  },
+};
+
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   return {
     async getMigrations() {
-      return { '0001-initial': initial(dialect) };
+      return { '0001-initial': initial(dialect), '0002-support': support };
     },
   };
 }

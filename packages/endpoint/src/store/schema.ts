@@ -114,6 +114,86 @@ export interface AuditEventsTable {
   hash: string;
 }
 
+export interface TicketsTable {
+  id: string;
+  account_id: string;
+  agent_id: string;
+  title: string;
+  question: string;
+  status: 'open' | 'taken' | 'closed';
+  created_by: string;
+  assignee_id: string | null;
+  created_at: string;
+  taken_at: string | null;
+  closed_at: string | null;
+  closed_by: string | null;
+  /** JSON written at close: what was done (sessions, commands, durations, links). */
+  summary: string | null;
+}
+
+/** Every server has one chat room; a message may also name the ticket it was written in. */
+export interface ChatMessagesTable {
+  id: string;
+  agent_id: string;
+  account_id: string;
+  ticket_id: string | null;
+  author_id: string;
+  author_name: string;
+  author_role: string;
+  body: string;
+  created_at: string;
+}
+
+/** Per account: which actions need the customer's live approval, and for how long to wait. */
+export interface ConsentPoliciesTable {
+  account_id: string;
+  /** 'always_ask' (default) or 'preapprove_assignee': the ticket's engineer needs no prompt. */
+  terminal_mode: string;
+  timeout_seconds: number;
+  /** 1: keystrokes are recorded with the output (default); 0: output only. */
+  record_input: number;
+  updated_at: string;
+  updated_by: string | null;
+}
+
+export interface ApprovalRequestsTable {
+  id: string;
+  account_id: string;
+  agent_id: string;
+  ticket_id: string | null;
+  requester_id: string;
+  /** 'terminal' now; file reads, writes, commands and scripts later. */
+  action: string;
+  status: 'pending' | 'approved' | 'denied' | 'expired' | 'used' | 'cancelled';
+  decided_by: string | null;
+  decided_at: string | null;
+  created_at: string;
+  expires_at: string;
+  /** The terminal session this approval opened; set once, so it cannot be replayed. */
+  session_id: string | null;
+}
+
+export interface TerminalSessionsTable {
+  id: string;
+  agent_id: string;
+  account_id: string;
+  ticket_id: string | null;
+  approval_id: string | null;
+  engineer_id: string;
+  node_id: string;
+  status: 'live' | 'ended' | 'interrupted';
+  started_at: string;
+  ended_at: string | null;
+  ended_by: string | null;
+  end_reason: string | null;
+  cols: number;
+  rows: number;
+  /** Path of the asciicast v2 file, relative to the data folder's recordings/. */
+  recording: string;
+  bytes_out: number;
+  bytes_in: number;
+}
+
 export interface SettingsTable {
   key: string;
   value: string;
@@ -129,6 +209,11 @@ export interface Database {
   execs: ExecsTable;
   audit_events: AuditEventsTable;
   settings: SettingsTable;
+  tickets: TicketsTable;
+  chat_messages: ChatMessagesTable;
+  consent_policies: ConsentPoliciesTable;
+  approval_requests: ApprovalRequestsTable;
+  terminal_sessions: TerminalSessionsTable;
 }
 
 /** Rows as inserted: `seq` is assigned by the database. */
