@@ -14,6 +14,8 @@ export interface AgentView {
   version: string;
   lastSeenAt: string | null;
   revokedAt?: string | null;
+  /** Coming to the endpoint; until then revokedAt alone says it. */
+  revoked?: boolean;
 }
 
 /** Every agent the caller may see, or those of one account (by name or id). */
@@ -21,8 +23,20 @@ export async function listAgents(
   client: Pick<Client, 'get'>,
   account?: string,
 ): Promise<AgentView[]> {
-  const body = await client.get<{ agents: AgentView[] }>('/api/v1/agents', { query: { account } });
+  const body = await client.get<{ agents: AgentView[] }>('/api/v1/agents', {
+    query: { account },
+    doing: 'listing agents',
+  });
   return body.agents;
+}
+
+export function isRevoked(agent: AgentView): boolean {
+  return Boolean(agent.revoked || agent.revokedAt);
+}
+
+/** Agent id → name, for showing records that carry only the id. */
+export function agentNames(agents: readonly AgentView[]): Map<string, string> {
+  return new Map(agents.map((agent) => [agent.id, agent.name]));
 }
 
 /** An exact id wins; otherwise the one agent with exactly that name. */

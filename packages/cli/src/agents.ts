@@ -1,6 +1,6 @@
 /** `tether agents ls|revoke`: the agents you may see, and cutting one off for good. */
 import { Command } from 'commander';
-import { listAgents, resolveAgent, type AgentView } from './agent-list.ts';
+import { isRevoked, listAgents, resolveAgent, type AgentView } from './agent-list.ts';
 import { clientFor, withConnection } from './context.ts';
 import { formatAgo, formatJson, formatTable } from './output.ts';
 
@@ -32,7 +32,8 @@ export function agentsCommand(): Command {
     .action(async (ref: string, options) => {
       const client = await clientFor(options);
       const agent = resolveAgent(await listAgents(client), ref);
-      await client.post(`/api/v1/agents/${encodeURIComponent(agent.id)}/revoke`);
+      const path = `/api/v1/agents/${encodeURIComponent(agent.id)}/revoke`;
+      await client.post(path, {}, { doing: `revoking agent ${agent.name}` });
       process.stdout.write(`revoked agent ${agent.name} (${agent.id})\n`);
     });
 
@@ -44,11 +45,16 @@ export function agentTable(agents: readonly AgentView[], now = Date.now()): stri
     agent.id,
     agent.name,
     agent.accountName,
-    agent.online ? 'yes' : 'no',
+    onlineLabel(agent),
     agent.os,
     agent.arch,
     agent.version,
     agent.online ? 'now' : formatAgo(agent.lastSeenAt, now),
   ]);
   return formatTable(HEADERS, rows);
+}
+
+function onlineLabel(agent: AgentView): string {
+  if (isRevoked(agent)) return 'revoked';
+  return agent.online ? 'yes' : 'no';
 }

@@ -43,7 +43,7 @@ export async function tailAudit(client: Client, options: TailOptions): Promise<n
     let lostAt: string | undefined;
     while (status === undefined) {
       try {
-        current = await client.socket('/api/v1/live');
+        current = await client.socket('/api/v1/live', { doing: 'following the audit log' });
         if (status !== undefined) {
           current.close(1000);
           break;

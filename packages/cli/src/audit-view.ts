@@ -3,20 +3,28 @@ import { shellQuote, type AuditEventView } from '@tether/protocol';
 import { formatDuration, formatTable, truncate } from './output.ts';
 
 const SUMMARY_CHARS = 72;
+/** Enough of a UUID to tell agents apart by eye when their name is not known. */
+const SHORT_ID_CHARS = 8;
 
 export const AUDIT_HEADERS = ['TIME', 'CODE', 'EVENT', 'ACTOR', 'AGENT', 'SUMMARY'];
 
-export function auditTable(events: readonly AuditEventView[]): string {
-  return formatTable(AUDIT_HEADERS, events.map(auditRow));
+/** One row per event; agents read by name from `agentNames`, else by a short id. */
+export function auditTable(
+  events: readonly AuditEventView[],
+  agentNames: ReadonlyMap<string, string> = new Map(),
+): string {
+  const rows = events.map((event) => auditRow(event, agentLabel(event.agentId, agentNames)));
+  return formatTable(AUDIT_HEADERS, rows);
 }
 
-export function auditRow(event: AuditEventView): string[] {
+/** `agent` is how the event's agent reads; the tail, knowing no names, shows the full id. */
+export function auditRow(event: AuditEventView, agent = event.agentId ?? '-'): string[] {
   return [
     event.time.replace(/\.\d+Z$/, 'Z'),
     event.code,
     event.event,
     event.actorName ?? '-',
-    event.agentId ?? '-',
+    agent,
     truncate(summarize(event), SUMMARY_CHARS),
   ];
 }
@@ -45,6 +53,11 @@ export function summarize(event: AuditEventView): string {
 /** A NUL cannot be in an argument that ran, but a record is shown whatever it holds. */
 function quoteWord(word: unknown): string {
   return shellQuote(String(word).replaceAll('\0', '?'));
+}
+
+function agentLabel(id: string | null, names: ReadonlyMap<string, string>): string {
+  if (!id) return '-';
+  return names.get(id) ?? id.slice(0, SHORT_ID_CHARS);
 }
 
 function scalars(params: Record<string, unknown>): string[] {

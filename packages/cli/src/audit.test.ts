@@ -1,8 +1,10 @@
 /** Tests for audit time filters and the verify verdict. */
 import { describe, expect, it } from 'vitest';
 import type { AuditEventView } from '@tether/protocol';
+import type { AgentView } from './agent-list.ts';
 import { describeVerdict, parseTime, readEvents } from './audit.ts';
 import type { Client } from './client.ts';
+import { UsageError } from './errors.ts';
 
 const NOW = Date.parse('2025-06-01T12:00:00Z');
 
@@ -65,5 +67,41 @@ describe('cli - audit paging', () => {
     const events = await readEvents(client, { limit: '100' });
     expect(events).toHaveLength(3);
     expect(asked).toHaveLength(2);
+  });
+});
+
+describe('cli - audit --agent', () => {
+  const WEB_ID = '0b6c7f1e-3f7a-4c1e-9a43-5d2f0c8e7a11';
+  const REVOKED_ID = '7d1e2f3a-4b5c-4d6e-8f90-a1b2c3d4e5f6';
+  const agents = [{ id: WEB_ID, name: 'web-01' } as AgentView];
+
+  /** Answers every page with no events and remembers the agent each query asked about. */
+  function emptyLog() {
+    const asked: unknown[] = [];
+    const get = async (_path: string, options?: { query?: Record<string, unknown> }) => {
+      asked.push(options?.query?.agent);
+      return { events: [], nextCursor: null };
+    };
+    return { client: { get } as unknown as Pick<Client, 'get'>, asked };
+  }
+
+  it('audit - a name is asked about by its id', async () => {
+    const { client, asked } = emptyLog();
+    await readEvents(client, { limit: '10', agent: 'web-01' }, agents);
+    expect(asked).toEqual([WEB_ID]);
+  });
+
+  it('audit - an unknown UUID passes through, as a revoked agent may be unlisted', async () => {
+    const { client, asked } = emptyLog();
+    await readEvents(client, { limit: '10', agent: REVOKED_ID }, agents);
+    expect(asked).toEqual([REVOKED_ID]);
+  });
+
+  it('audit - a name no visible agent has is an error, not an empty list', async () => {
+    const { client, asked } = emptyLog();
+    const reading = readEvents(client, { limit: '10', agent: 'nosuch' }, agents);
+    await expect(reading).rejects.toThrow(UsageError);
+    await expect(reading).rejects.toThrow('no agent named nosuch');
+    expect(asked).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 /** `tether audit ls|tail|verify`: read the record, follow it live, check its hash chain. */
 import { Command, Option } from 'commander';
 import type { AuditEventView } from '@tether/protocol';
-import { listAgents, resolveAgent } from './agent-list.ts';
+import { agentNames, listAgents, resolveAgent, type AgentView } from './agent-list.ts';
 import { tailAudit } from './audit-tail.ts';
 import { auditTable } from './audit-view.ts';
 import type { Client } from './client.ts';
@@ -13,6 +13,8 @@ import { formatJson } from './output.ts';
 const DEFAULT_LIMIT = 100;
 /** The most we ask for in one page; the endpoint may cap it lower and hand us a cursor. */
 const PAGE_SIZE = 500;
+/** Agent ids are UUIDs (the endpoint's randomUUID); a name is anything else. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const LS_HELP = `
 --since and --until take an ISO time (2025-06-01T12:00:00Z) or a duration meaning "that long
@@ -58,8 +60,13 @@ export function auditCommand(): Command {
     .addHelpText('after', LS_HELP)
     .action(async (options) => {
       const client = await clientFor(options);
-      const events = await readEvents(client, options);
-      process.stdout.write(options.json ? formatJson(events) : auditTable(events));
+      // Listing agents is itself audited, so it comes before the read only when --agent needs it.
+      let agents = options.agent ? await listAgents(client) : undefined;
+      const events = await readEvents(client, options, agents);
+      if (options.json) return void process.stdout.write(formatJson(events));
+
+      if (events.some((event) => event.agentId)) agents ??= await listAgents(client);
+      process.stdout.write(auditTable(events, agentNames(agents ?? [])));
     });
 
   withConnection(audit.command('tail'), { json: true })
@@ -74,7 +81,8 @@ export function auditCommand(): Command {
     .description('check the hash chain: detects any edited, deleted or reordered event')
     .action(async (options) => {
       const client = await clientFor(options);
-      const verdict = await client.get<VerifyResult>('/api/v1/audit/verify');
+      const doing = 'verifying the audit log';
+      const verdict = await client.get<VerifyResult>('/api/v1/audit/verify', { doing });
       process.exitCode = verdict.ok ? 0 : 1;
       if (options.json) process.stdout.write(formatJson(verdict));
       else process.stdout.write(`${describeVerdict(verdict)}\n`);
@@ -83,16 +91,20 @@ export function auditCommand(): Command {
   return audit;
 }
 
-/** Follows `nextCursor` page by page until `--limit` events are in hand or none are left. */
+/**
+ * Follows `nextCursor` page by page until `--limit` events are in hand or none are left.
+ * `agents` are those the caller may see, to turn `--agent NAME` into an id.
+ */
 export async function readEvents(
   client: Pick<Client, 'get'>,
   options: Record<string, string>,
+  agents: readonly AgentView[] = [],
 ): Promise<AuditEventView[]> {
   const limit = Number(options.limit);
   const query = {
     since: options.since && parseTime(options.since),
     until: options.until && parseTime(options.until),
-    agent: options.agent && (await agentId(client, options.agent)),
+    agent: options.agent && agentId(agents, options.agent),
     actor: options.actor,
     code: options.code,
   };
@@ -103,6 +115,7 @@ export async function readEvents(
     const size = Math.min(PAGE_SIZE, limit - events.length);
     const page = await client.get<AuditPage>('/api/v1/audit', {
       query: { ...query, limit: size, cursor },
+      doing: 'reading the audit log',
     });
     events.push(...page.events.slice(0, limit - events.length));
     cursor = page.nextCursor ?? undefined;
@@ -122,11 +135,12 @@ export function parseTime(text: string, now = Date.now()): string {
   return new Date(time).toISOString();
 }
 
-/** A revoked agent may no longer be listed; then what was given is taken as its id. */
-async function agentId(client: Pick<Client, 'get'>, ref: string): Promise<string> {
-  const agents = await listAgents(client);
+/** A revoked agent may no longer be listed, so an id that matches none is still asked about. */
+function agentId(agents: readonly AgentView[], ref: string): string {
   const known = agents.some((agent) => agent.id === ref || agent.name === ref);
-  return known ? resolveAgent(agents, ref).id : ref;
+  if (known) return resolveAgent(agents, ref).id;
+  if (UUID.test(ref)) return ref;
+  throw new UsageError(`no agent named ${ref}`);
 }
 
 export function describeVerdict(verdict: VerifyResult): string {

@@ -3,11 +3,14 @@
  * endpoint and a real agent, both started in this process on loopback.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuditEventView } from '@tether/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
 import { BIN, CliHarness, closedPort, commandOf, ROOT, rssBytes, until } from './e2e-harness.ts';
 
 const AGENT_NAME = 'e2e-box';
@@ -157,6 +160,23 @@ describe('cli - end to end', () => {
     expect(run).toMatchObject({ code: 1, stderr });
   });
 
+  it('cli - exec with an AGENT and --agents is a usage error naming both', async () => {
+    const run = await h.tether(['exec', 'local', '--agents', AGENT_NAME, '--', 'id']);
+    const stderr = 'tether: give an AGENT or --agents, not both (got AGENT "local")\n';
+    expect(run).toMatchObject({ code: 1, stdout: '', stderr });
+  });
+
+  it('cli - exec with a command but no AGENT says the AGENT is missing', async () => {
+    const run = await h.tether(['exec', '--', 'id']);
+    const stderr = 'tether: give an AGENT (name or id), or --agents/--account\n';
+    expect(run).toMatchObject({ code: 1, stderr });
+  });
+
+  it("cli - exec --timeout past 24h is refused in the CLI's own words", async () => {
+    const run = await h.tether(['exec', AGENT_NAME, '--timeout', '25h', '--', 'true']);
+    expect(run).toMatchObject({ code: 1, stderr: 'tether: --timeout must be at most 24h\n' });
+  });
+
   it('cli - exec --agents prints one row per agent and exits 0 when all succeed', async () => {
     const run = await h.tether(['exec', '--agents', AGENT_NAME, '--', 'sh', '-c', 'echo hi']);
     expect(run.code).toBe(0);
@@ -182,6 +202,19 @@ describe('cli - end to end', () => {
     const ran = events.find((e: AuditEventView) => commandOf(e) === `sh -c ${OUT_ERR_EXIT_3}`);
     expect(ran).toMatchObject({ code: 'T3000I', agentId: agent.agentId, actorName: 'admin' });
     expect(ran.result).toMatchObject({ exitCode: 3 });
+  });
+
+  it("cli - audit ls shows each event's agent by name", async () => {
+    const args = ['audit', 'ls', '--code', 'T3000I', '--agent', agent.agentId, '--limit', '1'];
+    const run = await h.tether(args);
+    expect(run.code).toBe(0);
+    const row = run.stdout.trimEnd().split('\n')[1];
+    expect(row.split(/ +/)[4]).toBe(AGENT_NAME);
+  });
+
+  it('cli - audit ls --agent with a name no agent has is an error', async () => {
+    const run = await h.tether(['audit', 'ls', '--agent', 'nosuch']);
+    expect(run).toMatchObject({ code: 1, stdout: '', stderr: 'tether: no agent named nosuch\n' });
   });
 
   it('cli - audit ls stops at --limit and prints a table', async () => {
@@ -252,6 +285,34 @@ describe('cli - end to end', () => {
       stdout: '',
       stderr: 'tether: not signed in: set TETHER_TOKEN or run tether login\n',
     });
+  });
+
+  it('cli - a refused token from --token is named as such, not as "not signed in"', async () => {
+    const run = await h.tether(['whoami', '--token', 'tth_bogus']);
+    const advice = 'run tether login or set a valid TETHER_TOKEN';
+    const stderr = `tether: the endpoint refused the token from --token: ${advice}\n`;
+    expect(run).toMatchObject({ code: 1, stdout: '', stderr });
+  });
+
+  it('cli - a refused token from TETHER_TOKEN or the saved login names its source', async () => {
+    const fromEnv = await h.tether(['whoami'], '', { TETHER_TOKEN: 'tth_bogus' });
+    expect(fromEnv.stderr).toMatch(/^tether: the endpoint refused the token from TETHER_TOKEN: /);
+
+    const config = join(dir, 'bogus-config');
+    await mkdir(join(config, 'tether'), { recursive: true });
+    const saved = { url: endpoint.url, token: 'tth_bogus' };
+    await writeFile(join(config, 'tether', 'config.json'), JSON.stringify(saved));
+    const signedOut = { TETHER_URL: '', TETHER_TOKEN: '', XDG_CONFIG_HOME: config };
+    const fromSaved = await h.tether(['whoami'], '', signedOut);
+    expect(fromSaved.code).toBe(1);
+    expect(fromSaved.stderr).toMatch(/^tether: the endpoint refused the token from saved login: /);
+  });
+
+  it('cli - login with an empty password says one is needed', async () => {
+    const signedOut = { TETHER_URL: '', TETHER_TOKEN: '' };
+    const args = ['login', endpoint.url, '--username', 'alice', '--password-stdin'];
+    const run = await h.tether(args, '\n', signedOut);
+    expect(run).toMatchObject({ code: 1, stderr: 'tether: a password is needed\n' });
   });
 
   it('cli - login saves a token only its owner can read, and later commands use it', async () => {
@@ -333,7 +394,83 @@ describe('cli - end to end', () => {
     expect((await h.agentRow(agent.agentId)).revokedAt).toBeTruthy();
   });
 
+  it('cli - agents ls shows a revoked agent as revoked', async () => {
+    const run = await h.tether(['agents', 'ls']);
+    expect(run.stdout).toMatch(new RegExp(`${agent.agentId} +${AGENT_NAME} +${ACCOUNT} +revoked `));
+  });
+
+  it('cli - exec on a revoked agent says so and exits 2', async () => {
+    const run = await h.tether(['exec', AGENT_NAME, '--', 'true']);
+    expect(run).toMatchObject({ code: 2, stderr: `tether: agent ${AGENT_NAME} was revoked\n` });
+  });
+
   it('cli - no output ever holds the admin token', () => {
     expect(h.outputs.join('\n')).not.toContain(endpoint.adminToken);
+  });
+});
+
+/**
+ * An endpoint that answers as the real one will once it reports revoked agents: a listing,
+ * then an exec stream refused before the upgrade (HTTP 410) or with an error frame after it.
+ */
+describe('cli - exec against a scripted endpoint', () => {
+  const agents = [
+    { id: 'id-refused', name: 'refused-410', reply: 'http' },
+    { id: 'id-frame', name: 'revoked-frame', reply: 'frame' },
+    { id: 'id-schema', name: 'schema-frame', reply: 'invalid' },
+  ];
+  const wire = {
+    agent_revoked: { code: 'agent_revoked', message: 'agent revoked' },
+    invalid: { code: 'invalid_request', message: 'Too big: expected number to be <=86400000' },
+  };
+  let server: Server;
+  let sockets: WebSocketServer;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    sockets = new WebSocketServer({ noServer: true });
+    server = createServer((_request, response) => {
+      const rows = agents.map(({ id, name }) => ({ id, name, accountName: ACCOUNT, online: true }));
+      response.setHeader('content-type', 'application/json');
+      response.end(JSON.stringify({ agents: rows }));
+    });
+    server.on('upgrade', (request, socket, head) => {
+      const target = agents.find(({ id }) => request.url?.includes(`/agents/${id}/`));
+      if (target?.reply === 'http') {
+        const body = JSON.stringify({ error: wire.agent_revoked });
+        socket.end(`HTTP/1.1 410 Gone\r\ncontent-type: application/json\r\n\r\n${body}`);
+        return;
+      }
+      sockets.handleUpgrade(request, socket, head, (ws) => {
+        ws.once('message', () => {
+          const error = target?.reply === 'frame' ? wire.agent_revoked : wire.invalid;
+          ws.send(JSON.stringify({ type: 'error', error }));
+          ws.close(1000);
+        });
+      });
+    });
+    await new Promise<void>((resolveListen) => server.listen(0, '127.0.0.1', resolveListen));
+    const { port } = server.address() as AddressInfo;
+    env = { TETHER_URL: `http://127.0.0.1:${port}`, TETHER_TOKEN: 'tth_scripted' };
+  });
+
+  afterAll(async () => {
+    for (const ws of sockets.clients) ws.terminate();
+    sockets.close();
+    await new Promise((resolveClose) => server.close(resolveClose));
+  });
+
+  it.each(['refused-410', 'revoked-frame'])(
+    'cli - exec on %s, which the endpoint calls revoked, says so and exits 2',
+    async (name) => {
+      const run = await h.tether(['exec', name, '--', 'true'], '', env);
+      expect(run).toMatchObject({ code: 2, stderr: `tether: agent ${name} was revoked\n` });
+    },
+  );
+
+  it('cli - an error the endpoint streams is prefixed by what was being done', async () => {
+    const run = await h.tether(['exec', 'schema-frame', '--', 'true'], '', env);
+    const stderr = `tether: running the command on schema-frame: ${wire.invalid.message}\n`;
+    expect(run).toMatchObject({ code: 1, stderr });
   });
 });

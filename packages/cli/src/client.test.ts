@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from './client.ts';
-import { ApiError, describeError, NetworkError } from './errors.ts';
+import { ApiError, describeError, NetworkError, TokenRefusedError } from './errors.ts';
 
 const TOKEN = 'tth_secret_value';
 let server: Server;
@@ -21,6 +21,11 @@ beforeAll(async () => {
     if (request.url === '/api/v1/proxy-down') {
       response.statusCode = 502;
       return response.end('<html>bad gateway</html>');
+    }
+    if (request.url === '/api/v1/me') {
+      response.statusCode = 401;
+      response.setHeader('content-type', 'application/json');
+      return response.end(JSON.stringify({ error: { code: 'unauthorized', message: 'no' } }));
     }
     response.statusCode = request.headers.authorization ? 409 : 401;
     response.setHeader('content-type', 'application/json');
@@ -60,6 +65,45 @@ describe('cli - client', () => {
   it('client - a 401 reads as "not signed in", whatever the server said', async () => {
     const error = await new Client(url).get('/api/v1/agents').catch((e: unknown) => e);
     expect(describeError(error)).toBe('not signed in: set TETHER_TOKEN or run tether login');
+  });
+
+  const sources = [
+    { source: '--token' as const },
+    { source: 'TETHER_TOKEN' as const },
+    { source: 'saved login' as const },
+  ];
+  it.each(sources)('client - a 401 to a token from $source names it', async ({ source }) => {
+    const client = new Client(url, TOKEN, source);
+    const error = await client.get('/api/v1/me').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TokenRefusedError);
+    expect(error).toMatchObject({ status: 401, source });
+    expect(describeError(error)).toBe(
+      `the endpoint refused the token from ${source}: run tether login or set a valid TETHER_TOKEN`,
+    );
+  });
+
+  it('client - a refused WebSocket upgrade names where the token came from', async () => {
+    const client = new Client(url, TOKEN, 'TETHER_TOKEN');
+    const error = await client.socket('/api/v1/live').catch((e: unknown) => e);
+    expect(describeError(error)).toMatch(/^the endpoint refused the token from TETHER_TOKEN:/);
+  });
+
+  it("client - the endpoint's message is prefixed by what the CLI was doing", async () => {
+    const client = new Client(url, TOKEN);
+    const doing = 'listing agents';
+    const error = await client.get('/api/v1/agents', { doing }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'agent_offline', doing });
+    expect(describeError(error)).toBe('listing agents: agent_offline said the server');
+  });
+
+  it('client - an error sent inside a stream reads like one in a response', () => {
+    const client = new Client(url, TOKEN, 'saved login');
+    const tooBig = { code: 'invalid_request', message: 'Too big' };
+    const error = client.streamError(tooBig, 'running the command on web-01');
+    expect(error).toMatchObject({ code: 'invalid_request', status: 400 });
+    expect(describeError(error)).toBe('running the command on web-01: Too big');
+    const refused = client.streamError({ code: 'unauthorized', message: 'no' });
+    expect(describeError(refused)).toMatch(/^the endpoint refused the token from saved login:/);
   });
 
   it('client - a status without an error body still becomes an ApiError', async () => {

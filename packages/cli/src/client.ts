@@ -2,7 +2,7 @@
 import type { IncomingMessage } from 'node:http';
 import { ERROR_STATUS, isErrorBody } from '@tether/protocol';
 import WebSocket from 'ws';
-import { ApiError, NetworkError } from './errors.ts';
+import { ApiError, NetworkError, TokenRefusedError, type TokenSource } from './errors.ts';
 
 /** Long enough for a slow endpoint, short enough that a hung one does not hang a script. */
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -15,7 +15,11 @@ export interface RequestOptions {
   body?: unknown;
   headers?: Record<string, string>;
   timeoutMs?: number;
+  /** What the caller is doing, e.g. "listing agents"; an error from the endpoint names it. */
+  doing?: string;
 }
+
+export type SocketOptions = Pick<RequestOptions, 'query' | 'doing'>;
 
 export interface RawResponse<T> {
   status: number;
@@ -26,10 +30,13 @@ export interface RawResponse<T> {
 export class Client {
   readonly url: string;
   readonly #token: string | undefined;
+  readonly #tokenSource: TokenSource;
 
-  constructor(url: string, token?: string) {
+  /** A token handed over without its source is taken as given on the command line. */
+  constructor(url: string, token?: string, tokenSource: TokenSource = '--token') {
     this.url = url;
     this.#token = token;
+    this.#tokenSource = tokenSource;
   }
 
   get<T>(path: string, options: RequestOptions = {}): Promise<T> {
@@ -70,13 +77,15 @@ export class Client {
     }
 
     const body = parseJson(text);
-    if (!response.ok) throw errorFromResponse(response.status, response.statusText, body);
+    if (!response.ok) {
+      throw this.#refused(errorFromResponse(response.status, response.statusText, body, options));
+    }
     return { status: response.status, headers: response.headers, body: body as T };
   }
 
   /** Opens `path` as a WebSocket with the bearer token; rejects with the endpoint's error. */
-  socket(path: string, query?: RequestOptions['query']): Promise<WebSocket> {
-    const href = this.#href(path, query).replace(/^http/, 'ws');
+  socket(path: string, options: SocketOptions = {}): Promise<WebSocket> {
+    const href = this.#href(path, options.query).replace(/^http/, 'ws');
     const ws = new WebSocket(href, {
       headers: this.#auth(),
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
@@ -94,12 +103,24 @@ export class Client {
         ws.on('error', () => {
           // Aborting the refused handshake makes ws emit an error; the response said why.
         });
-        readErrorResponse(response)
-          .then(reject, reject)
+        readErrorResponse(response, options)
+          .then((error) => reject(this.#refused(error)), reject)
           .finally(() => ws.terminate());
       });
       ws.once('error', (error) => reject(this.#networkError(error, HANDSHAKE_TIMEOUT_MS)));
     });
+  }
+
+  /** An error the endpoint sent inside a stream, told the same way as one in a response. */
+  streamError(error: { code: string; message: string }, doing?: string): ApiError {
+    const status = (ERROR_STATUS as Record<string, number>)[error.code] ?? 500;
+    return this.#refused(new ApiError(error.code, status, error.message, { doing }));
+  }
+
+  /** A 401 to a token we sent says which token, so the user knows which one to replace. */
+  #refused(error: ApiError): ApiError {
+    if (error.status !== 401 || !this.#token) return error;
+    return new TokenRefusedError(this.#tokenSource, { cause: error });
   }
 
   #auth(): Record<string, string> {
@@ -131,14 +152,24 @@ export class Client {
 }
 
 /** Maps an error response to an ApiError: the body's code and message, or its status alone. */
-export function errorFromResponse(status: number, statusText: string, body: unknown): ApiError {
-  if (isErrorBody(body)) return new ApiError(body.error.code, status, body.error.message);
+export function errorFromResponse(
+  status: number,
+  statusText: string,
+  body: unknown,
+  { doing }: Pick<RequestOptions, 'doing'> = {},
+): ApiError {
+  if (isErrorBody(body)) {
+    return new ApiError(body.error.code, status, body.error.message, { doing });
+  }
   const code = Object.entries(ERROR_STATUS).find(([, value]) => value === status)?.[0];
   const text = statusText ? `${status} ${statusText}` : String(status);
-  return new ApiError(code ?? 'internal', status, `endpoint answered ${text}`);
+  return new ApiError(code ?? 'internal', status, `endpoint answered ${text}`, { doing });
 }
 
-async function readErrorResponse(response: IncomingMessage): Promise<ApiError> {
+async function readErrorResponse(
+  response: IncomingMessage,
+  options: SocketOptions,
+): Promise<ApiError> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of response as AsyncIterable<Buffer>) {
@@ -147,7 +178,7 @@ async function readErrorResponse(response: IncomingMessage): Promise<ApiError> {
     chunks.push(chunk);
   }
   const body = parseJson(Buffer.concat(chunks).toString('utf8'));
-  return errorFromResponse(response.statusCode ?? 0, response.statusMessage ?? '', body);
+  return errorFromResponse(response.statusCode ?? 0, response.statusMessage ?? '', body, options);
 }
 
 function parseJson(text: string): unknown {

@@ -15,22 +15,24 @@ describe('cli - config resolution', () => {
     expect(resolveConnection(flags, env, saved)).toEqual({
       url: 'https://flag.example',
       token: 'tth_flag',
+      tokenSource: '--token',
     });
   });
 
   it('config - the environment wins over the saved login', () => {
-    const fromEnv = { url: 'https://env.example', token: 'tth_env' };
+    const fromEnv = { url: 'https://env.example', token: 'tth_env', tokenSource: 'TETHER_TOKEN' };
     expect(resolveConnection({}, env, saved)).toEqual(fromEnv);
   });
 
   it('config - the saved login is used when nothing else is given', () => {
-    expect(resolveConnection({}, {}, saved)).toEqual(saved);
+    expect(resolveConnection({}, {}, saved)).toEqual({ ...saved, tokenSource: 'saved login' });
   });
 
   it('config - a flag token works with the saved URL', () => {
     expect(resolveConnection({ token: 'tth_flag' }, {}, saved)).toEqual({
       url: 'https://saved.example',
       token: 'tth_flag',
+      tokenSource: '--token',
     });
   });
 
@@ -42,6 +44,14 @@ describe('cli - config resolution', () => {
   it('config - the saved token still goes to its own endpoint given by flag', () => {
     const connection = resolveConnection({ url: 'https://saved.example/' }, {}, saved);
     expect(connection.token).toBe('tth_saved');
+  });
+
+  it('config - the source of the token is named as the user would set it', () => {
+    const source = (flags: { token?: string }, environment: Record<string, string>) =>
+      resolveConnection({ url: saved.url, ...flags }, environment, saved).tokenSource;
+    expect(source({ token: 'tth_flag' }, env)).toBe('--token');
+    expect(source({}, { TETHER_TOKEN: 'tth_env' })).toBe('TETHER_TOKEN');
+    expect(source({}, {})).toBe('saved login');
   });
 
   it('config - no URL anywhere is a usage error that says what to do', () => {

@@ -2,7 +2,7 @@
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { UsageError } from './errors.ts';
+import { UsageError, type TokenSource } from './errors.ts';
 
 export interface SavedConfig {
   url: string;
@@ -17,6 +17,7 @@ export interface ConnectionFlags {
 export interface Connection {
   url: string;
   token?: string;
+  tokenSource?: TokenSource;
 }
 
 /** `$XDG_CONFIG_HOME/tether/config.json`, else `~/.config/tether/config.json`. */
@@ -42,8 +43,11 @@ export function resolveConnection(
 
   const normalized = normalizeUrl(url);
   const savedToken = saved && sameOrigin(saved.url, normalized) ? saved.token : undefined;
-  const token = flags.token || env.TETHER_TOKEN || savedToken;
-  return token ? { url: normalized, token } : { url: normalized };
+  if (flags.token) return { url: normalized, token: flags.token, tokenSource: '--token' };
+  if (env.TETHER_TOKEN)
+    return { url: normalized, token: env.TETHER_TOKEN, tokenSource: 'TETHER_TOKEN' };
+  if (savedToken) return { url: normalized, token: savedToken, tokenSource: 'saved login' };
+  return { url: normalized };
 }
 
 /** The saved login, or undefined when there is none; a broken file is a UsageError. */

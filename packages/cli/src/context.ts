@@ -16,7 +16,7 @@ export function withConnection(command: Command, options: { json?: boolean } = {
 export async function clientFor(flags: ConnectionFlags): Promise<Client> {
   const saved = await loadSaved(configPath());
   const connection = resolveConnection(flags, process.env, saved);
-  return new Client(connection.url, connection.token);
+  return new Client(connection.url, connection.token, connection.tokenSource);
 }
 
 /** Commander argument parser for durations: `--ttl 1h` arrives as 3600000. */

@@ -8,16 +8,39 @@ export class UsageError extends Error {
   }
 }
 
+/** Where the token we sent came from, named as the user would set it. */
+export type TokenSource = '--token' | 'TETHER_TOKEN' | 'saved login';
+
+export interface ApiErrorOptions {
+  cause?: unknown;
+  /** What the CLI was doing, e.g. "listing agents": it prefixes the endpoint's message. */
+  doing?: string;
+}
+
 /** The endpoint answered with an error body, or with a status and no usable body. */
 export class ApiError extends Error {
   readonly code: string;
   readonly status: number;
+  readonly doing?: string;
 
-  constructor(code: string, status: number, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(code: string, status: number, message: string, options: ApiErrorOptions = {}) {
+    super(message, { cause: options.cause });
     this.name = 'ApiError';
     this.code = code;
     this.status = status;
+    this.doing = options.doing;
+  }
+}
+
+/** The endpoint answered 401 to a token we did send: it is wrong, expired or revoked. */
+export class TokenRefusedError extends ApiError {
+  readonly source: TokenSource;
+
+  constructor(source: TokenSource, options: { cause?: unknown } = {}) {
+    const advice = 'run tether login or set a valid TETHER_TOKEN';
+    super('unauthorized', 401, `the endpoint refused the token from ${source}: ${advice}`, options);
+    this.name = 'TokenRefusedError';
+    this.source = source;
   }
 }
 
@@ -40,15 +63,21 @@ export class StreamClosedError extends Error {
   }
 }
 
-/** Sign-in is missing or no longer valid; said the same way for HTTP and WebSocket. */
+/** No token was sent and the endpoint wants one; said the same way for HTTP and WebSocket. */
 export const NOT_SIGNED_IN = 'not signed in: set TETHER_TOKEN or run tether login';
 
 /** The one-line message for an expected failure, or undefined for a bug. */
 export function describeError(error: unknown): string | undefined {
+  if (error instanceof TokenRefusedError) return error.message;
   if (error instanceof ApiError && error.status === 401) return NOT_SIGNED_IN;
   if (error instanceof UsageError) return error.message;
-  if (error instanceof ApiError) return error.message;
+  if (error instanceof ApiError) return withDoing(error);
   if (error instanceof NetworkError) return error.message;
   if (error instanceof StreamClosedError) return error.message;
   return undefined;
+}
+
+/** The endpoint's own message, after what the CLI was doing when it came. */
+function withDoing(error: ApiError): string {
+  return error.doing ? `${error.doing}: ${error.message}` : error.message;
 }

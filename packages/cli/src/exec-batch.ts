@@ -67,6 +67,7 @@ export async function runBatch(argv: string[], flags: BatchFlags): Promise<numbe
   const timeoutMs = (flags.timeout ?? EXEC_DEFAULT_TIMEOUT_MS) * rounds + RESPONSE_SLACK_MS;
   const { results } = await client.post<{ results: BatchItem[] }>('/api/v1/exec', body, {
     timeoutMs,
+    doing: `running the command on ${describeTargets(flags, targets.length)}`,
   });
 
   const names = new Map(targets.map((agent) => [agent.id, agent.name]));
@@ -86,6 +87,11 @@ export function batchTable(
     truncate(outputLine(item), OUTPUT_COLUMN_CHARS),
   ]);
   return formatTable(['AGENT', 'EXIT', 'DURATION', 'OUTPUT'], rows);
+}
+
+function describeTargets(flags: BatchFlags, count: number): string {
+  if (flags.account) return `account ${flags.account}`;
+  return count === 1 ? '1 agent' : `${count} agents`;
 }
 
 function exitLabel(item: BatchItem): string {

@@ -1,9 +1,10 @@
 /** Builds the exec request from `tether exec` flags: argv, cwd, env, deadline, stdin. */
 import { InvalidArgumentError } from 'commander';
-import { EXEC_MAX_STDIN_BYTES } from '@tether/protocol';
+import { EXEC_MAX_STDIN_BYTES, EXEC_MAX_TIMEOUT_MS } from '@tether/protocol';
 import { UsageError } from './errors.ts';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const MS_PER_HOUR = 3_600_000;
 
 export interface ExecRequestBody {
   argv: string[];
@@ -21,6 +22,9 @@ export interface ExecFlags {
 
 export function buildRequest(argv: string[], flags: ExecFlags, stdin?: string): ExecRequestBody {
   if (argv.length === 0) throw new UsageError('no command given: put it after --, e.g. -- uptime');
+  if (flags.timeout && flags.timeout > EXEC_MAX_TIMEOUT_MS) {
+    throw new UsageError(`--timeout must be at most ${EXEC_MAX_TIMEOUT_MS / MS_PER_HOUR}h`);
+  }
   const request: ExecRequestBody = { argv };
   if (flags.cwd) request.cwd = flags.cwd;
   if (flags.env && Object.keys(flags.env).length > 0) request.env = flags.env;

@@ -35,7 +35,9 @@ export function loginCommand(): Command {
     .action(async (urlText: string, options) => {
       const url = normalizeUrl(urlText);
       const username = options.username ?? (await askUsername());
+      if (!username) throw new UsageError('a username is needed');
       const password = options.passwordStdin ? await readSecretStdin() : await askPassword();
+      if (!password) throw new UsageError('a password is needed');
       const token = await createToken(new Client(url), username, password);
 
       const path = configPath();
@@ -49,7 +51,8 @@ export function whoamiCommand(): Command {
     .description('show who the endpoint thinks you are')
     .action(async (options) => {
       const client = await clientFor(options);
-      const body = await client.get<Me | { user: Me }>('/api/v1/me');
+      const doing = 'asking who you are';
+      const body = await client.get<Me | { user: Me }>('/api/v1/me', { doing });
       const me = 'user' in body ? body.user : body;
       if (options.json) return void process.stdout.write(formatJson(me));
       const account = me.accountName ?? me.accountId;
@@ -62,7 +65,10 @@ export function whoamiCommand(): Command {
 async function createToken(client: Client, username: string, password: string): Promise<string> {
   let cookie: string;
   try {
-    const signedIn = await client.send('POST', '/api/v1/login', { body: { username, password } });
+    const signedIn = await client.send('POST', '/api/v1/login', {
+      body: { username, password },
+      doing: 'signing in',
+    });
     cookie = cookieHeader(signedIn.headers.getSetCookie());
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
@@ -77,7 +83,7 @@ async function createToken(client: Client, username: string, password: string): 
   const created = await client.post<{ token: string }>(
     '/api/v1/api-tokens',
     { name: `cli on ${hostname()}` },
-    { headers },
+    { headers, doing: 'creating an API token' },
   );
   await client.post('/api/v1/logout', {}, { headers }).catch(() => {
     // The session expires on its own; failing to end it early loses nothing the user needs.
@@ -95,9 +101,7 @@ export function cookieHeader(setCookies: readonly string[]): string {
 
 async function askUsername(): Promise<string> {
   if (!process.stdin.isTTY) throw new UsageError('no terminal to ask on: pass --username');
-  const name = await ask('username: ');
-  if (!name) throw new UsageError('a username is needed');
-  return name;
+  return ask('username: ');
 }
 
 async function askPassword(): Promise<string> {

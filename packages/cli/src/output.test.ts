@@ -45,6 +45,28 @@ describe('cli - table output', () => {
     expect(lines[2]).toBe('a2  db      acme     no      linux  x64   0.1.0    1h ago');
   });
 
+  it('table - a revoked agent shows as revoked, whichever field says so', () => {
+    const base: AgentView = {
+      id: 'a1',
+      name: 'web-01',
+      accountId: 'acc1',
+      accountName: 'acme',
+      online: false,
+      os: 'linux',
+      arch: 'x64',
+      version: '0.1.0',
+      lastSeenAt: '2025-06-01T11:00:00Z',
+      revokedAt: '2025-06-01T11:30:00Z',
+    };
+    const flagged = { ...base, id: 'a2', revokedAt: undefined, revoked: true };
+    const live = { ...base, id: 'a3', revokedAt: null, revoked: false };
+    const online = agentTable([base, flagged, live], NOW)
+      .split('\n')
+      .slice(1, 4)
+      .map((line) => line.split(/ +/)[3]);
+    expect(online).toEqual(['revoked', 'revoked', 'no']);
+  });
+
   it('table - batch rows show exit, duration and the first line of output', () => {
     const text = batchTable(
       [
@@ -100,6 +122,27 @@ describe('cli - table output', () => {
     expect(auditTable([event]).split('\n')[1]).toMatch(
       /^2025-06-01T11:59:58Z {2}T3000I {2}exec {3}admin {2}a1 {5}sh -c/,
     );
+  });
+
+  it('table - audit rows name the agent when known, else show the start of its id', () => {
+    const event = (agentId: string | null) =>
+      ({
+        time: '2025-06-01T11:59:58Z',
+        code: 'T3000I',
+        event: 'exec',
+        actorName: 'admin',
+        agentId,
+        params: {},
+        result: {},
+      }) as unknown as AuditEventView;
+    const known = '0b6c7f1e-3f7a-4c1e-9a43-5d2f0c8e7a11';
+    const unknown = '7d1e2f3a-4b5c-4d6e-8f90-a1b2c3d4e5f6';
+    const names = new Map([[known, 'web-01']]);
+    const agentColumn = auditTable([event(known), event(unknown), event(null)], names)
+      .split('\n')
+      .slice(1, 4)
+      .map((line) => line.split(/ +/)[4]);
+    expect(agentColumn).toEqual(['web-01', '7d1e2f3a', '-']);
   });
 
   it('table - audit rows without a command list the scalar parameters', () => {

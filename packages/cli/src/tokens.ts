@@ -37,10 +37,13 @@ export function tokensCommand(): Command {
     .addHelpText('after', EXAMPLES)
     .action(async (options) => {
       const client = await clientFor(options);
-      const created = await client.post<JoinTokenCreated>('/api/v1/join-tokens', {
+      const body = {
         account: options.account,
         ttlSeconds: Math.max(1, Math.round(options.ttl / 1000)),
         maxUses: options.uses,
+      };
+      const created = await client.post<JoinTokenCreated>('/api/v1/join-tokens', body, {
+        doing: 'creating a join token',
       });
       process.stdout.write(options.json ? formatJson(created) : describe(created));
     });
