@@ -46,6 +46,10 @@ export function serveCommand(): Command {
     .option('--tls-key <file>', 'private key for --tls-cert (PEM)')
     .option('--trust-proxy', 'take client addresses from X-Forwarded-For (behind a proxy)')
     .option('--public-url <url>', 'the address people and agents use, if not the listen address')
+    .option(
+      '--audit-key-file <file>',
+      "the audit log's HMAC key; every process sharing --db needs the same (default DATA/audit.key)",
+    )
     .addOption(logLevelOption())
     .addHelpText('after', SERVE_HELP)
     .action(async (options) => {
@@ -62,6 +66,7 @@ export function serveCommand(): Command {
         tlsKey: options.tlsKey,
         trustProxy: Boolean(options.trustProxy),
         publicUrl: options.publicUrl,
+        auditKeyFile: options.auditKeyFile,
         logLevel: options.logLevel,
       });
     });
