@@ -14,6 +14,7 @@ function agent(id: string, name: string, accountName = 'acme'): AgentView {
     arch: 'x64',
     version: '0.1.0',
     lastSeenAt: null,
+    ...{ revoked: false, hostname: null, connectedAt: null, enrolledAt: '', revokedAt: null },
   };
 }
 

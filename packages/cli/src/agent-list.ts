@@ -1,22 +1,7 @@
 /** The agents the caller may see, and turning the names people type into agent ids. */
+import type { AgentView } from '@tether/protocol';
 import type { Client } from './client.ts';
 import { UsageError } from './errors.ts';
-
-/** One row of GET /api/v1/agents as the CLI reads it. */
-export interface AgentView {
-  id: string;
-  name: string;
-  accountId: string;
-  accountName: string;
-  online: boolean;
-  os: string;
-  arch: string;
-  version: string;
-  lastSeenAt: string | null;
-  revokedAt?: string | null;
-  /** Coming to the endpoint; until then revokedAt alone says it. */
-  revoked?: boolean;
-}
 
 /** Every agent the caller may see, or those of one account (by name or id). */
 export async function listAgents(
@@ -63,3 +48,5 @@ export function resolveAgents(agents: readonly AgentView[], refs: readonly strin
   }
   return [...chosen.values()];
 }
+
+export type { AgentView };

@@ -37,6 +37,7 @@ describe('cli - table output', () => {
       arch: 'x64',
       version: '0.1.0',
       lastSeenAt: '2025-06-01T11:00:00Z',
+      ...{ revoked: false, hostname: null, connectedAt: null, enrolledAt: '', revokedAt: null },
     };
     const offline = { ...base, id: 'a2', name: 'db', online: false };
     const lines = agentTable([base, offline], NOW).split('\n');
@@ -56,9 +57,11 @@ describe('cli - table output', () => {
       arch: 'x64',
       version: '0.1.0',
       lastSeenAt: '2025-06-01T11:00:00Z',
+      ...{ revoked: true, hostname: null, connectedAt: null, enrolledAt: '' },
       revokedAt: '2025-06-01T11:30:00Z',
     };
-    const flagged = { ...base, id: 'a2', revokedAt: undefined, revoked: true };
+    // An older endpoint sends only revokedAt; a newer one also the flag.
+    const flagged = { ...base, id: 'a2', revokedAt: null, revoked: true };
     const live = { ...base, id: 'a3', revokedAt: null, revoked: false };
     const online = agentTable([base, flagged, live], NOW)
       .split('\n')

@@ -7,3 +7,5 @@ export * from './agent-wire.ts';
 export * from './live.ts';
 export * from './install.ts';
 export * from './names.ts';
+export * from './terminal.ts';
+export * from './agents.ts';

@@ -1,6 +1,12 @@
 /** REST for agents: enrollment, listing, revocation, and join tokens. */
 import { z } from 'zod';
-import { EnrollRequest, installCommand, shellQuote, TetherError } from '@tether/protocol';
+import {
+  EnrollRequest,
+  installCommand,
+  shellQuote,
+  TetherError,
+  type AgentView,
+} from '@tether/protocol';
 import type { Api } from '../http/api.ts';
 import type { Services } from '../services.ts';
 import { agentScope, joinTokenScope } from '../audit/visibility.ts';
@@ -237,13 +243,14 @@ export function agentView(row: {
   last_seen_at: string | null;
   enrolled_at: string;
   revoked_at: string | null;
-}) {
+}): AgentView {
   return {
     id: row.id,
     name: row.name,
     accountId: row.account_id,
     accountName: row.account_name,
     online: row.connected_node !== null,
+    revoked: row.revoked_at !== null,
     os: row.os,
     arch: row.arch,
     version: row.version,

@@ -84,7 +84,13 @@ describe('link', () => {
     expect(reason).toBe('agent revoked');
     expect(Date.now() - started).toBeLessThan(5000);
     const exec = await h.api('POST', `/api/v1/agents/${agent.agentId}/exec`, { argv: ['true'] });
-    expect(exec.body.error.code).toBe('agent_offline');
+    expect(exec.status).toBe(410);
+    expect(exec.body.error).toMatchObject({
+      code: 'agent_revoked',
+      message: 'agent to-revoke was revoked',
+    });
+    const listed = (await h.api('GET', `/api/v1/agents/${agent.agentId}`)).body.agent;
+    expect(listed).toMatchObject({ online: false, revoked: true });
     expect((await events(`agent=${agent.agentId}&code=T2001E`))[0].result.reason).toBe(
       'agent revoked',
     );

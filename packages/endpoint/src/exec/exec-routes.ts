@@ -21,6 +21,8 @@ import type { ExecSummary } from './exec-service.ts';
 /** Pause the command while this much output waits for a slow socket, resume below the low mark. */
 const WS_HIGH_WATER_BYTES = 4 * 1024 * 1024;
 const WS_LOW_WATER_BYTES = 1024 * 1024;
+/** A client that opened the socket has this long to say what to run; then it is closed. */
+export const START_TIMEOUT_MS = 10_000;
 const DEFAULT_FANOUT_CONCURRENCY = 32;
 const MAX_FANOUT_CONCURRENCY = 256;
 const MAX_FANOUT_AGENTS = 10_000;
@@ -160,8 +162,15 @@ async function streamExec(
 
 function firstMessage(ws: WebSocket): Promise<{ type: 'start'; request: unknown }> {
   return new Promise((resolve, reject) => {
+    const late = setTimeout(() => {
+      reject(
+        new TetherError('invalid_request', `no start message within ${START_TIMEOUT_MS / 1000} s`),
+      );
+    }, START_TIMEOUT_MS);
+    ws.once('close', () => clearTimeout(late));
     ws.once('message', (data, isBinary) => {
       const parsed = isBinary ? null : ExecClientMessage.safeParse(parseJson(data.toString()));
+      clearTimeout(late);
       if (parsed?.success && parsed.data.type === 'start') resolve(parsed.data as never);
       else
         reject(

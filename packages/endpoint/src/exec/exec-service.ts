@@ -237,6 +237,7 @@ export class ExecService {
 
   private async route(agent: AgentsTable, execId: string, command: object, stdin: string | null) {
     const { hub, bus, db, nodeId } = this.deps;
+    if (agent.revoked_at) throw new TetherError('agent_revoked', `agent ${agent.name} was revoked`);
     if (hub.isLocal(agent.id)) {
       return hub.exec(
         agent.id,

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startHarness, type Harness } from '../testing/harness.ts';
+import { START_TIMEOUT_MS } from '../exec/exec-routes.ts';
 
 let h: Harness;
 let agentId: string;
@@ -188,6 +189,21 @@ describe('bad input', () => {
       error: { code: 'invalid_request' },
     });
   });
+
+  it('bad input - an exec socket that never says what to run is closed after 10 s', async () => {
+    const ws = new WebSocket(
+      `${h.url.replace('http', 'ws')}/api/v1/agents/${agentId}/exec/stream`,
+      {
+        headers: { authorization: `Bearer ${h.adminToken}` },
+      },
+    );
+    const messages: string[] = [];
+    ws.on('message', (m) => messages.push(m.toString()));
+    const opened = await new Promise<number>((resolve) => ws.on('open', () => resolve(Date.now())));
+    await new Promise((resolve) => ws.on('close', resolve));
+    expect(Date.now() - opened).toBeGreaterThanOrEqual(START_TIMEOUT_MS - 100);
+    expect(JSON.parse(messages[0]).error.message).toContain('no start message');
+  }, 20_000);
 
   it('bad input - a socket from another origin is refused before the upgrade', async () => {
     const ws = new WebSocket(`${h.url.replace('http', 'ws')}/api/v1/live`, {
