@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { runExecLatency } from './exec-latency.ts';
 import { runFanout } from './fanout.ts';
 import { runIdleAgents } from './idle-agents.ts';
+import { runTerminal } from './terminal.ts';
 import {
   agentRuntime,
   cleanupSync,
@@ -35,6 +36,7 @@ const SCENARIOS: Record<string, () => Promise<ScenarioResult>> = {
   'exec-latency': runExecLatency,
   fanout: runFanout,
   'idle-agents': runIdleAgents,
+  terminal: runTerminal,
 };
 
 const HELP = `npm run bench [-- --only NAME] [--keep-temp]

@@ -12,6 +12,8 @@ import {
 } from '@tether/protocol';
 import type { HostKey, Identity } from './identity.ts';
 import { runExec } from './exec-runner.ts';
+import { hangUpAll, servePty } from './pty-session.ts';
+import type { IPty } from '@lydell/node-pty';
 
 /** Backoff: full jitter over an exponential ceiling ("Exponential Backoff And Jitter", AWS). */
 const BACKOFF_BASE_MS = 1_000;
@@ -92,12 +94,15 @@ export class AgentLink extends EventEmitter<LinkEvents> {
         if (status === 403 || status === 410) this.refuse(reason);
       });
     });
-    socket.on('open', () => this.serveSsh(socket, alive));
+    // This connection's terminals: when the link goes, no shell stays behind without a viewer.
+    const ptys = new Set<IPty>();
+    socket.on('open', () => this.serveSsh(socket, alive, ptys));
     socket.on('ping', alive);
     socket.on('message', alive);
     socket.on('error', (error) => this.log.debug({ err: error }, 'link socket error'));
     socket.on('close', (code) => {
       clearTimeout(heartbeat);
+      hangUpAll(ptys);
       if (Date.now() - openedAt > STABLE_LINK_MS) this.attempt = 0;
       if (code === AGENT_CLOSE_REPLACED) {
         this.log.warn('another agent with this identity connected; waiting the longest backoff');
@@ -110,17 +115,17 @@ export class AgentLink extends EventEmitter<LinkEvents> {
     });
   }
 
-  private serveSsh(socket: WebSocket, alive: () => void): void {
+  private serveSsh(socket: WebSocket, alive: () => void, ptys: Set<IPty>): void {
     const stream = createWebSocketStream(socket);
     stream.on('error', () => socket.terminate());
     const server = new ssh2.Server({ hostKeys: [this.hostKey.privateKey] }, (client) => {
-      this.handleClient(client, socket);
+      this.handleClient(client, socket, ptys);
     });
     server.injectSocket(stream as never);
     alive();
   }
 
-  private handleClient(client: Connection, socket: WebSocket): void {
+  private handleClient(client: Connection, socket: WebSocket, ptys: Set<IPty>): void {
     client.on('authentication', (ctx) => {
       if (ctx.method !== 'publickey') return ctx.reject(['publickey']);
       const pinned = this.endpointKey.getPublicSSH();
@@ -142,18 +147,22 @@ export class AgentLink extends EventEmitter<LinkEvents> {
     client.on('ready', () => {
       this.log.info('connected to endpoint');
       this.emit('state', 'connected', {});
-      client.on('session', (accept) => this.handleSession(accept()));
+      client.on('session', (accept) => this.handleSession(accept(), ptys));
     });
     client.on('error', (error) => this.log.debug({ err: error }, 'ssh error'));
-    client.on('close', () => socket.terminate());
+    client.on('close', () => {
+      hangUpAll(ptys);
+      socket.terminate();
+    });
   }
 
-  private handleSession(session: import('ssh2').Session): void {
+  private handleSession(session: import('ssh2').Session, ptys: Set<IPty>): void {
     const env: Record<string, string> = {};
     session.on('env', (accept, _reject, info) => {
       env[info.key] = info.val;
       accept?.();
     });
+    servePty(session, env, ptys, this.log);
     session.on('exec', (accept, _reject, info) => {
       const channel = accept();
       // Spawning blocks this process for a few ms; let the reply to the request leave first.

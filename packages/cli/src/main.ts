@@ -8,6 +8,8 @@ import { execCommand } from './exec.ts';
 import { loginCommand, whoamiCommand } from './login.ts';
 import { agentCommand, demoCommand, serveCommand } from './server.ts';
 import { tokensCommand } from './tokens.ts';
+import { ttyCommand } from './tty.ts';
+import { recordingCommand } from './recording.ts';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
@@ -47,6 +49,8 @@ function buildProgram(argv: readonly string[]): Command {
     .addCommand(execCommand())
     .addCommand(tokensCommand())
     .addCommand(auditCommand())
+    .addCommand(ttyCommand())
+    .addCommand(recordingCommand())
     .addCommand(serveCommand())
     .addCommand(demoCommand())
     .addCommand(agentCommand(argv));

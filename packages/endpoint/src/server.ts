@@ -13,6 +13,8 @@ import pino, { type Logger } from 'pino';
 import { AuditLog } from './audit/audit-log.ts';
 import { loadAuditKey } from './audit/audit-key.ts';
 import { auditRoutes } from './audit/audit-routes.ts';
+import { ticketRoutes } from './tickets/ticket-routes.ts';
+import { chatRoutes } from './chat/chat-routes.ts';
 import { AgentHub } from './agents/agent-hub.ts';
 import { agentRoutes } from './agents/agent-routes.ts';
 import { loadEndpointKey } from './agents/endpoint-key.ts';
@@ -26,6 +28,12 @@ import { registerDownloads } from './downloads/routes.ts';
 import { ExecService } from './exec/exec-service.ts';
 import { execRoutes } from './exec/exec-routes.ts';
 import { serveRemoteExecs } from './exec/remote-exec.ts';
+import { Approvals } from './consent/approvals.ts';
+import { consentRoutes } from './consent/consent-routes.ts';
+import { serveRemoteTerminals } from './terminal/remote-terminal.ts';
+import { TerminalService } from './terminal/terminal-service.ts';
+import { terminalRoutes } from './terminal/terminal-routes.ts';
+import { terminalSockets } from './terminal/terminal-socket.ts';
 import { Api } from './http/api.ts';
 import { LiveTopics } from './live/live-topics.ts';
 import { liveRoutes } from './live/live-routes.ts';
@@ -111,16 +119,36 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     nodeId,
     log: nodeLog.child({ module: 'exec' }),
   });
+  const guard = new Guard(store.db, audit);
+  const approvals = new Approvals({
+    db: store.db,
+    bus,
+    audit,
+    guard,
+    log: nodeLog.child({ module: 'approvals' }),
+  });
+  const terminals = new TerminalService({
+    db: store.db,
+    bus,
+    hub,
+    audit,
+    approvals,
+    nodeId,
+    dataDir,
+    log: nodeLog.child({ module: 'terminal' }),
+  });
   const secure = Boolean(options.tlsCert);
   const services: Services = {
     db: store.db,
     bus,
     audit,
-    guard: new Guard(store.db, audit),
+    guard,
     people,
     joinTokens: new JoinTokens(store.db),
     hub,
     exec,
+    approvals,
+    terminals,
     auth: new Authenticator(store.db),
     live: new LiveTopics(),
     endpointKey,
@@ -170,6 +198,11 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
   agentRoutes(api, services);
   execRoutes(api, app, services);
   auditRoutes(api, services);
+  consentRoutes(api, services);
+  terminalRoutes(api, services);
+  terminalSockets(app, services);
+  ticketRoutes(api, services);
+  chatRoutes(api, app, services);
   liveRoutes(app, services);
   await registerDownloads(app, {
     distDir: options.distDir ?? resolve(import.meta.dirname, '../../../dist/agent'),
@@ -179,9 +212,22 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
   describeOtherRoutes(api);
   await hub.start(app);
   const stopRelay = serveRemoteExecs(bus, nodeId, hub, nodeLog.child({ module: 'relay' }));
+  const stopTerminalRelay = serveRemoteTerminals(
+    bus,
+    nodeId,
+    hub,
+    nodeLog.child({ module: 'relay' }),
+  );
   const interrupted = await exec.recoverInterrupted();
   if (interrupted > 0)
     nodeLog.warn({ interrupted }, 'marked commands cut off by the last stop as interrupted');
+  const cutTerminals = await terminals.recoverInterrupted();
+  if (cutTerminals > 0)
+    nodeLog.warn(
+      { sessions: cutTerminals },
+      'marked terminal sessions cut off by the last stop as interrupted',
+    );
+  approvals.start();
 
   await app.listen({ host: options.listen.host, port: options.listen.port });
   const address = app.server.address();
@@ -202,6 +248,9 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     close: () =>
       (closing ??= (async () => {
         stopRelay();
+        stopTerminalRelay();
+        approvals.stop();
+        await terminals.stop();
         await hub.stop();
         await app.close();
         await bus.close();
@@ -218,16 +267,39 @@ function describeOtherRoutes(api: Api): void {
     ['/install.sh', 'The agent installer: sh -s -- --join-token TOKEN', 'downloads', true],
     ['/downloads/', 'The agent executables on offer, with size and SHA-256', 'downloads', true],
     ['/downloads/:file', 'One agent executable; {file}.sha256 gives its digest', 'downloads', true],
-    ['/agent/v1/connect', 'WebSocket for agents: SSH-2 inside, keys pinned at enrollment', 'agents', true],
+    [
+      '/agent/v1/connect',
+      'WebSocket for agents: SSH-2 inside, keys pinned at enrollment',
+      'agents',
+      true,
+    ],
     [
       '/api/v1/agents/:id/exec/stream',
       'WebSocket: send {"type":"start","request":{…}}; binary frames [1|2][bytes]; {"type":"exit"}',
       'exec',
       false,
     ],
-    ['/api/v1/live', 'WebSocket: {"type":"subscribe","topics":["audit"]}, then events you may see', 'audit', false],
+    [
+      '/api/v1/live',
+      'WebSocket: {"type":"subscribe","topics":["audit"]}, then events you may see',
+      'audit',
+      false,
+    ],
+    [
+      '/api/v1/terminals/socket',
+      'WebSocket for the engineer: ?approval=ID&agent=&ticket=&cols=&rows=; binary frames are terminal bytes, text frames JSON control',
+      'terminals',
+      false,
+    ],
+    [
+      '/api/v1/terminals/:id/socket',
+      'WebSocket to watch a live session read-only: hello, snapshot, then bytes',
+      'terminals',
+      false,
+    ],
   ] as const;
-  for (const [url, summary, tag, open] of routes) api.describe({ method: 'GET', url, summary, tag, public: open });
+  for (const [url, summary, tag, open] of routes)
+    api.describe({ method: 'GET', url, summary, tag, public: open });
 }
 
 /** A stable id per data folder: a restarted process knows which links and commands were its own. */

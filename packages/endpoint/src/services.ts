@@ -12,6 +12,8 @@ import type { Authenticator } from './auth/authenticate.ts';
 import type { Bus } from './bus/bus.ts';
 import type { LiveTopics } from './live/live-topics.ts';
 import type { ExecService } from './exec/exec-service.ts';
+import type { Approvals } from './consent/approvals.ts';
+import type { TerminalService } from './terminal/terminal-service.ts';
 import type { Database } from './store/schema.ts';
 
 export interface Services {
@@ -23,6 +25,8 @@ export interface Services {
   joinTokens: JoinTokens;
   hub: AgentHub;
   exec: ExecService;
+  approvals: Approvals;
+  terminals: TerminalService;
   auth: Authenticator;
   /** Topics of the live socket; each feature adds its own. */
   live: LiveTopics;

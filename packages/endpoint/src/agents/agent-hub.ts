@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import ssh2 from 'ssh2';
+import ssh2, { type ClientChannel } from 'ssh2';
 import WebSocket, { createWebSocketStream } from 'ws';
 import {
   AGENT_CLOSE_REPLACED,
@@ -42,6 +42,13 @@ interface Link {
   alive: boolean;
   wasReady: boolean;
   closeReason: string;
+}
+
+export interface ShellOptions {
+  cols: number;
+  rows: number;
+  term: string;
+  env: Record<string, string>;
 }
 
 interface PendingUpgrade {
@@ -125,6 +132,26 @@ export class AgentHub {
         link.ssh.exec(JSON.stringify(command), (error, channel) => {
           if (error) refused(error);
           else resolve(channelStream(channel, stdin));
+        });
+      } catch (error) {
+        // ssh2 throws "Not connected" synchronously while the link is closing.
+        refused(error);
+      }
+    });
+  }
+
+  /** Opens an interactive terminal (`pty-req` + `shell`) on a locally connected agent. */
+  shell(agentId: string, pty: ShellOptions): Promise<ClientChannel> {
+    const link = this.links.get(agentId);
+    if (!link) return Promise.reject(new TetherError('agent_offline', 'agent is offline'));
+    return new Promise((resolve, reject) => {
+      const refused = (cause: unknown): void =>
+        reject(new TetherError('agent_offline', 'agent did not open a terminal', { cause }));
+      try {
+        const window = { cols: pty.cols, rows: pty.rows, term: pty.term, width: 0, height: 0 };
+        link.ssh.shell(window, { env: pty.env }, (error, channel) => {
+          if (error) refused(error);
+          else resolve(channel);
         });
       } catch (error) {
         // ssh2 throws "Not connected" synchronously while the link is closing.

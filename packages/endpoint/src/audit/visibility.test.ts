@@ -4,13 +4,24 @@ import type { Role } from '@tether/protocol';
 import type { Principal } from '../auth/principal.ts';
 import { storeBackends, type TestStore } from '../store/test-stores.ts';
 import {
+  approvalScope,
+  canDecideApproval,
+  canDriveTerminal,
+  canEndTerminal,
+  canSeeApproval,
+  canWatchTerminal,
+  terminalScope,
   accountScope,
   agentScope,
   auditScope,
+  canCloseTicket,
   canSeeAgent,
   canSeeAuditEvent,
+  canSeeQueueExit,
+  canSeeTicket,
   joinTokenScope,
   may,
+  ticketScope,
   type Action,
 } from './visibility.ts';
 
@@ -257,6 +268,164 @@ const ACCOUNT_ROWS: Array<{ name: string; who: Who; account: string; sees: boole
   },
 ];
 
+/** Tickets: u-eng reports to u-manager, u-eng2 does not. */
+const TICKETS = {
+  'ticket-open-acme': { account_id: 'acme', status: 'open', assignee_id: null },
+  'ticket-open-globex': { account_id: 'globex', status: 'open', assignee_id: null },
+  'ticket-eng-acme': { account_id: 'acme', status: 'taken', assignee_id: 'u-eng' },
+  'ticket-eng2-acme': { account_id: 'acme', status: 'taken', assignee_id: 'u-eng2' },
+  'ticket-eng-closed-globex': { account_id: 'globex', status: 'closed', assignee_id: 'u-eng' },
+} satisfies Record<
+  string,
+  { account_id: string; status: 'open' | 'taken' | 'closed'; assignee_id: string | null }
+>;
+
+type TicketId = keyof typeof TICKETS;
+
+const TICKET_ROWS: Array<{ name: string; who: Who; ticket: TicketId; sees: boolean }> = [
+  {
+    name: "admin sees a colleague's taken ticket",
+    who: 'admin',
+    ticket: 'ticket-eng2-acme',
+    sees: true,
+  },
+  {
+    name: 'admin sees a closed ticket',
+    who: 'admin',
+    ticket: 'ticket-eng-closed-globex',
+    sees: true,
+  },
+  { name: 'manager sees the open queue', who: 'manager', ticket: 'ticket-open-acme', sees: true },
+  {
+    name: "manager sees its report's ticket",
+    who: 'manager',
+    ticket: 'ticket-eng-acme',
+    sees: true,
+  },
+  {
+    name: "manager sees its report's closed ticket",
+    who: 'manager',
+    ticket: 'ticket-eng-closed-globex',
+    sees: true,
+  },
+  {
+    name: "manager does not see a non-report's ticket",
+    who: 'manager',
+    ticket: 'ticket-eng2-acme',
+    sees: false,
+  },
+  { name: 'engineer sees the open queue', who: 'engineer', ticket: 'ticket-open-acme', sees: true },
+  {
+    name: 'engineer sees the queue of every account',
+    who: 'engineer',
+    ticket: 'ticket-open-globex',
+    sees: true,
+  },
+  {
+    name: 'engineer sees the ticket it took',
+    who: 'engineer',
+    ticket: 'ticket-eng-acme',
+    sees: true,
+  },
+  {
+    name: 'engineer sees the ticket it closed',
+    who: 'engineer',
+    ticket: 'ticket-eng-closed-globex',
+    sees: true,
+  },
+  {
+    name: "engineer does not see a colleague's taken ticket",
+    who: 'engineer',
+    ticket: 'ticket-eng2-acme',
+    sees: false,
+  },
+  {
+    name: 'customer sees its open ticket',
+    who: 'customer',
+    ticket: 'ticket-open-acme',
+    sees: true,
+  },
+  {
+    name: "customer sees its account's ticket whoever works it",
+    who: 'customer',
+    ticket: 'ticket-eng2-acme',
+    sees: true,
+  },
+  {
+    name: "customer does not see another account's open ticket",
+    who: 'customer',
+    ticket: 'ticket-open-globex',
+    sees: false,
+  },
+  {
+    name: "customer does not see another account's closed ticket",
+    who: 'customer',
+    ticket: 'ticket-eng-closed-globex',
+    sees: false,
+  },
+  {
+    name: 'customer without an account sees no ticket',
+    who: 'accountless',
+    ticket: 'ticket-open-acme',
+    sees: false,
+  },
+  {
+    name: 'an unknown role sees no ticket',
+    who: 'unknownRole',
+    ticket: 'ticket-open-acme',
+    sees: false,
+  },
+];
+
+const CLOSE_ROWS: Array<{ name: string; who: Who; ticket: TicketId; may: boolean }> = [
+  { name: 'admin may close an open ticket', who: 'admin', ticket: 'ticket-open-acme', may: true },
+  {
+    name: 'engineer may close the ticket it took',
+    who: 'engineer',
+    ticket: 'ticket-eng-acme',
+    may: true,
+  },
+  {
+    name: "engineer may not close a colleague's ticket",
+    who: 'engineer',
+    ticket: 'ticket-eng2-acme',
+    may: false,
+  },
+  {
+    name: 'engineer may not close an open ticket',
+    who: 'engineer',
+    ticket: 'ticket-open-acme',
+    may: false,
+  },
+  {
+    name: "manager may close its report's ticket",
+    who: 'manager',
+    ticket: 'ticket-eng-acme',
+    may: true,
+  },
+  {
+    name: "manager may not close a non-report's ticket",
+    who: 'manager',
+    ticket: 'ticket-eng2-acme',
+    may: false,
+  },
+  {
+    name: 'customer may not close its own ticket',
+    who: 'customer',
+    ticket: 'ticket-eng-acme',
+    may: false,
+  },
+];
+
+/** Staff saw every ticket while it was open, so they may learn that one left the queue. */
+const QUEUE_EXIT_ROWS: Array<{ name: string; who: Who; sees: boolean }> = [
+  { name: 'admin learns a ticket left the queue', who: 'admin', sees: true },
+  { name: 'manager learns a ticket left the queue', who: 'manager', sees: true },
+  { name: 'engineer learns a ticket left the queue', who: 'engineer', sees: true },
+  { name: 'customer is not told about the queue', who: 'customer', sees: false },
+  { name: 'an unknown role is not told about the queue', who: 'unknownRole', sees: false },
+];
+
 type Reach = 'all' | 'own' | 'none';
 
 /** The brief's rules, written independently of the module: admin, manager, engineer, customer. */
@@ -273,6 +442,12 @@ const ACTION_RULES: Array<[Action, Reach, Reach, Reach, Reach]> = [
   ['user.read', 'all', 'all', 'all', 'own'],
   ['audit.read', 'all', 'all', 'all', 'all'],
   ['audit.verify', 'all', 'none', 'none', 'none'],
+  ['ticket.create', 'all', 'none', 'none', 'own'],
+  ['ticket.take', 'all', 'all', 'all', 'none'],
+  ['chat.write', 'all', 'all', 'all', 'own'],
+  ['consent.update', 'all', 'none', 'none', 'own'],
+  ['approval.decide', 'none', 'none', 'none', 'own'],
+  ['terminal.request', 'all', 'all', 'all', 'none'],
 ];
 
 const TARGETS = [
@@ -302,6 +477,16 @@ describe('visibility - actions', () => {
 
   it('visibility - an unknown role may do nothing', () => {
     expect(may(PEOPLE.unknownRole, 'audit.read')).toBe(false);
+  });
+});
+
+describe('visibility - tickets', () => {
+  it.each(named(CLOSE_ROWS))('visibility - %s', (_, { who, ticket, may: allowed }) => {
+    expect(canCloseTicket(PEOPLE[who], TICKETS[ticket])).toBe(allowed);
+  });
+
+  it.each(named(QUEUE_EXIT_ROWS))('visibility - %s', (_, { who, sees }) => {
+    expect(canSeeQueueExit(PEOPLE[who])).toBe(sees);
   });
 });
 
@@ -362,6 +547,18 @@ describe.each(storeBackends())('visibility on $name', (backend) => {
       .where('id', '=', account)
       .execute();
     expect(may(p, 'account.read', { accountId: account })).toBe(sees);
+    expect(found.length === 1).toBe(sees);
+  });
+
+  it.each(named(TICKET_ROWS))('visibility - %s', async (_, { who, ticket, sees }) => {
+    const p = PEOPLE[who];
+    const found = await store.db
+      .selectFrom('tickets')
+      .select('id')
+      .where(ticketScope(p))
+      .where('id', '=', ticket)
+      .execute();
+    expect(canSeeTicket(p, TICKETS[ticket])).toBe(sees);
     expect(found.length === 1).toBe(sees);
   });
 });
@@ -440,4 +637,117 @@ async function seed(store: TestStore): Promise<void> {
       })),
     )
     .execute();
+
+  await db
+    .insertInto('tickets')
+    .values(
+      Object.entries(TICKETS).map(([id, ticket]) => ({
+        id,
+        ...ticket,
+        agent_id: `agent-${ticket.account_id}`,
+        title: id,
+        question: id,
+        created_by: 'u-cust',
+        created_at: NOW,
+      })),
+    )
+    .execute();
 }
+
+/** Approvals and terminal sessions: u-eng asked (and runs the session) on acme. */
+const CONSENT = {
+  'eng-acme': { account_id: 'acme', requester_id: 'u-eng', engineer_id: 'u-eng' },
+  'eng2-acme': { account_id: 'acme', requester_id: 'u-eng2', engineer_id: 'u-eng2' },
+  'eng-globex': { account_id: 'globex', requester_id: 'u-eng', engineer_id: 'u-eng' },
+} as const;
+
+/** who, record, then: sees the approval, decides it, watches the session, ends it, types. */
+const CONSENT_RULES: Array<
+  [Who, keyof typeof CONSENT, boolean, boolean, boolean, boolean, boolean]
+> = [
+  ['admin', 'eng-acme', true, false, true, true, false],
+  ['manager', 'eng-acme', true, false, true, false, false],
+  ['manager', 'eng2-acme', false, false, false, false, false],
+  ['engineer', 'eng-acme', true, false, true, true, true],
+  ['engineer', 'eng2-acme', false, false, false, false, false],
+  ['engineer', 'eng-globex', true, false, true, true, true],
+  ['customer', 'eng-acme', true, true, true, true, false],
+  ['customer', 'eng2-acme', true, true, true, true, false],
+  ['customer', 'eng-globex', false, false, false, false, false],
+  ['accountless', 'eng-acme', false, false, false, false, false],
+  ['unknownRole', 'eng-acme', false, false, false, false, false],
+];
+
+const CONSENT_ROWS = CONSENT_RULES.map(([who, record, sees, decides, watches, ends, types]) => ({
+  name: `${who} on ${record}: sees ${sees}, decides ${decides}, watches ${watches}, ends ${ends}, types ${types}`,
+  who,
+  record,
+  expected: { sees, decides, watches, ends, types },
+}));
+
+describe('visibility - approvals and terminal sessions', () => {
+  it.each(named(CONSENT_ROWS))('visibility - %s', (_, { who, record, expected }) => {
+    const p = PEOPLE[who];
+    const row = CONSENT[record];
+    expect({
+      sees: canSeeApproval(p, row),
+      decides: canDecideApproval(p, row),
+      watches: canWatchTerminal(p, row),
+      ends: canEndTerminal(p, row),
+      types: canDriveTerminal(p, row),
+    }).toEqual(expected);
+  });
+
+  it('visibility - a customer never decides a request they made themselves', () => {
+    const own = { account_id: 'acme', requester_id: 'u-cust' };
+    expect(canDecideApproval(PEOPLE.customer, own)).toBe(false);
+  });
+
+  it.each(storeBackends().map((b) => [b.name, b] as const))(
+    'visibility - approval and terminal scopes match the predicates on %s',
+    async (_, backend) => {
+      const store = await backend.open();
+      try {
+        for (const [id, row] of Object.entries(CONSENT)) {
+          await store.db
+            .insertInto('approval_requests')
+            .values({
+              ...{ id, account_id: row.account_id, agent_id: 'a', ticket_id: null },
+              ...{ requester_id: row.requester_id, action: 'terminal', status: 'pending' },
+              ...{ decided_by: null, decided_at: null, created_at: NOW, expires_at: NOW },
+              session_id: null,
+            })
+            .execute();
+          await store.db
+            .insertInto('terminal_sessions')
+            .values({
+              ...{ id, agent_id: 'a', account_id: row.account_id, ticket_id: null },
+              ...{ approval_id: id, engineer_id: row.engineer_id, node_id: 'n', status: 'live' },
+              ...{ started_at: NOW, ended_at: null, ended_by: null, end_reason: null },
+              ...{ cols: 80, rows: 24, recording: `${id}.cast`, bytes_out: 0, bytes_in: 0 },
+            })
+            .execute();
+        }
+        for (const [who, p] of Object.entries(PEOPLE)) {
+          const approvals = await store.db
+            .selectFrom('approval_requests')
+            .select('id')
+            .where(approvalScope(p))
+            .execute();
+          const sessions = await store.db
+            .selectFrom('terminal_sessions')
+            .select('id')
+            .where(terminalScope(p))
+            .execute();
+          const ids = Object.keys(CONSENT) as Array<keyof typeof CONSENT>;
+          const seeing = ids.filter((id) => canSeeApproval(p, CONSENT[id])).sort();
+          const watching = ids.filter((id) => canWatchTerminal(p, CONSENT[id])).sort();
+          expect([who, approvals.map((r) => r.id).sort()]).toEqual([who, seeing]);
+          expect([who, sessions.map((r) => r.id).sort()]).toEqual([who, watching]);
+        }
+      } finally {
+        await store.cleanup();
+      }
+    },
+  );
+});

@@ -171,6 +171,17 @@ export function ticketScope(p: Principal): Scope<'tickets'> {
   };
 }
 
+/**
+ * Every ticket starts open, and staff see every open ticket (the queue). So staff may learn that
+ * a ticket left the queue and who took it, even once it is no longer theirs to see: a late
+ * "take" answers 409 "already taken by X" rather than 404, and the live 'tickets' topic sends
+ * them the change so the ticket drops out of their queue. They learn nothing they could not
+ * have seen a moment earlier; what happens on the ticket afterwards stays hidden.
+ */
+export function canSeeQueueExit(p: Principal): boolean {
+  return p.role === 'admin' || p.role === 'engineer' || p.role === 'manager';
+}
+
 /** Closing is for whoever works the ticket (or their manager) and admins. */
 export function canCloseTicket(p: Principal, t: { assignee_id: string | null }): boolean {
   if (p.role === 'admin') return true;
@@ -200,6 +211,83 @@ export function canWatchTerminal(
     default:
       return false;
   }
+}
+
+/**
+ * Approval requests: the account's customers (who decide them), the requester and their
+ * managers, and admins.
+ */
+export function canSeeApproval(
+  p: Principal,
+  a: { account_id: string; requester_id: string },
+): boolean {
+  switch (p.role) {
+    case 'admin':
+      return true;
+    case 'customer':
+      return ownAccount(p, a.account_id);
+    case 'engineer':
+    case 'manager':
+      return teamOf(p).includes(a.requester_id);
+    default:
+      return false;
+  }
+}
+
+export function approvalScope(p: Principal): Scope<'approval_requests'> {
+  return (eb) => {
+    switch (p.role) {
+      case 'admin':
+        return everything(eb);
+      case 'customer':
+        return p.accountId === null ? nothing(eb) : eb('account_id', '=', p.accountId);
+      case 'engineer':
+      case 'manager':
+        return eb('requester_id', 'in', teamOf(p));
+      default:
+        return nothing(eb);
+    }
+  };
+}
+
+/** Deciding: the account's customers only, and never on a request of one's own. */
+export function canDecideApproval(
+  p: Principal,
+  a: { account_id: string; requester_id: string },
+): boolean {
+  return may(p, 'approval.decide', { accountId: a.account_id }) && p.userId !== a.requester_id;
+}
+
+/** `db.selectFrom('terminal_sessions').where(terminalScope(p))`: what `canWatchTerminal` allows. */
+export function terminalScope(p: Principal): Scope<'terminal_sessions'> {
+  return (eb) => {
+    switch (p.role) {
+      case 'admin':
+        return everything(eb);
+      case 'customer':
+        return p.accountId === null ? nothing(eb) : eb('account_id', '=', p.accountId);
+      case 'engineer':
+      case 'manager':
+        return eb('engineer_id', 'in', teamOf(p));
+      default:
+        return nothing(eb);
+    }
+  };
+}
+
+/** Ending a live session: its engineer, any customer of the account, and admins. */
+export function canEndTerminal(
+  p: Principal,
+  session: { account_id: string; engineer_id: string },
+): boolean {
+  if (p.role === 'admin') return true;
+  if (p.role === 'customer') return ownAccount(p, session.account_id);
+  return p.userId === session.engineer_id;
+}
+
+/** Typing into a session: its engineer alone. */
+export function canDriveTerminal(p: Principal, session: { engineer_id: string }): boolean {
+  return p.userId === session.engineer_id && p.role !== 'customer';
 }
 
 /** `db.selectFrom('users').where(userScope(p))`: staff see everyone, customers their account's. */

@@ -14,7 +14,7 @@ export interface RouteContext<B, Q, P> {
 }
 
 export interface RouteSpec<B, Q, P> {
-  method: 'GET' | 'POST' | 'DELETE' | 'PATCH';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
   url: string;
   summary: string;
   tag: string;
