@@ -25,6 +25,7 @@ import { peopleRoutes } from './accounts/people-routes.ts';
 import { Authenticator } from './auth/authenticate.ts';
 import { openBus } from './bus/index.ts';
 import { registerDownloads } from './downloads/routes.ts';
+import { registerSite } from './web/site.ts';
 import { ExecService } from './exec/exec-service.ts';
 import { execRoutes } from './exec/exec-routes.ts';
 import { serveRemoteExecs } from './exec/remote-exec.ts';
@@ -209,6 +210,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     publicUrl: services.publicUrl,
   });
 
+  await registerSite(app, options.webDir);
   describeOtherRoutes(api);
   await hub.start(app);
   const stopRelay = serveRemoteExecs(bus, nodeId, hub, nodeLog.child({ module: 'relay' }));
