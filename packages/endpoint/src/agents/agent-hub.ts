@@ -25,8 +25,6 @@ import { channelStream, type ExecStream } from '../exec/exec-stream.ts';
 /** Pings go out this often; a link that misses two in a row is dead (found within 30 s). */
 export const HEARTBEAT_INTERVAL_MS = 10_000;
 const SSH_READY_TIMEOUT_MS = 20_000;
-/** ssh2 packets are at most 35 000 bytes; anything far larger is not from a real agent. */
-const MAX_WS_MESSAGE_BYTES = 4 * 1024 * 1024;
 /** How long a closing link may take to answer the WebSocket close before it is cut. */
 const CLOSE_GRACE_MS = 1_000;
 /** Refused connection attempts audited per address and minute; beyond, a bare 429. */
@@ -231,9 +229,6 @@ export class AgentHub {
     const log = this.deps.log.child({ agentId: agent.id });
     const pinned = parseAgentPublicKey(agent.public_key);
     if (!pinned) return void socket.terminate();
-    socket.setMaxListeners?.(20);
-    (socket as unknown as { _receiver?: { _maxPayload: number } })._receiver!._maxPayload =
-      MAX_WS_MESSAGE_BYTES;
 
     const link: Link = {
       agentId: agent.id,
