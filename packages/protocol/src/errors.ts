@@ -55,6 +55,14 @@ export class TetherError extends Error {
     return wire;
   }
 
+  /**
+   * The wire shape of any failure: a TetherError as itself, anything else (a bug) as a bare
+   * `internal` with `fallback`, so no stack or detail crosses the wire.
+   */
+  static wireOf(error: unknown, fallback: string): WireError {
+    return error instanceof TetherError ? error.toWire() : { code: 'internal', message: fallback };
+  }
+
   static fromWire(wire: WireError): TetherError {
     const cause = wire.cause ? TetherError.fromWire(wire.cause) : undefined;
     const code = wire.code in ERROR_STATUS ? wire.code : 'internal';

@@ -158,9 +158,7 @@ async function handleFrame(
   } catch (error) {
     if (!(error instanceof TetherError)) s.log.error({ err: error, agentId }, 'chat send failed');
     const wire: WireError =
-      error instanceof TetherError
-        ? error.toWire()
-        : { code: 'internal', message: 'internal error' };
+      TetherError.wireOf(error, 'internal error');
     send(ws, { type: 'error', ref: message.ref, error: wire });
   }
 }

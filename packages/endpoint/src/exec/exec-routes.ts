@@ -84,10 +84,7 @@ export function execRoutes(api: Api, app: FastifyInstance, s: Services): void {
             );
             return { agentId: id, agentName: agent.name, ok: true, result };
           } catch (error) {
-            const wire =
-              error instanceof TetherError
-                ? error.toWire()
-                : { code: 'internal', message: 'exec failed' };
+            const wire = TetherError.wireOf(error, 'exec failed');
             if (!(error instanceof TetherError))
               s.log.error({ err: error, agentId: id }, 'fan-out exec failed');
             const agentName = await visibleName(s, principal, id);
@@ -107,10 +104,7 @@ export function execRoutes(api: Api, app: FastifyInstance, s: Services): void {
       const agentId = (request.params as { id: string }).id;
       void streamExec(s, ws, agentId, request).catch((error) => {
         if (!(error instanceof TetherError)) s.log.error({ err: error }, 'exec stream failed');
-        const wire =
-          error instanceof TetherError
-            ? error.toWire()
-            : { code: 'internal', message: 'internal error' };
+        const wire = TetherError.wireOf(error, 'internal error');
         send(ws, { type: 'error', error: wire });
         ws.close(1000);
       });

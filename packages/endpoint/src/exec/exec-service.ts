@@ -124,10 +124,7 @@ export class ExecService {
     try {
       stream = await this.route(agent, execId, command, request.stdin ?? null);
     } catch (error) {
-      const reason =
-        error instanceof TetherError
-          ? error.toWire()
-          : { code: 'internal', message: 'exec failed' };
+      const reason = TetherError.wireOf(error, 'exec failed');
       await audit.append({ kind: 'execFailed', ...base, result: { error: reason } });
       throw error;
     }

@@ -127,10 +127,7 @@ async function runForCaller(bus: Bus, hub: AgentHub, start: StartMessage): Promi
     const stdin = start.stdin === null ? null : Buffer.from(start.stdin, 'utf8');
     stream = await hub.exec(start.agentId, start.command, stdin);
   } catch (error) {
-    const wire =
-      error instanceof TetherError
-        ? error.toWire()
-        : { code: 'internal' as const, message: 'exec failed' };
+    const wire = TetherError.wireOf(error, 'exec failed');
     return up({ type: 'error', error: wire });
   }
 
@@ -159,10 +156,7 @@ async function runForCaller(bus: Bus, hub: AgentHub, start: StartMessage): Promi
   try {
     up({ type: 'end', outcome: await stream.done });
   } catch (error) {
-    const wire =
-      error instanceof TetherError
-        ? error.toWire()
-        : { code: 'internal' as const, message: 'exec failed' };
+    const wire = TetherError.wireOf(error, 'exec failed');
     up({ type: 'error', error: wire });
   } finally {
     clearInterval(keepalive);

@@ -165,10 +165,7 @@ async function relayForCaller(
     const { sessionId: _s, agentId, ...shell } = start;
     stream = channelTerminal(await hub.shell(agentId, shell));
   } catch (error) {
-    const wire =
-      error instanceof TetherError
-        ? error.toWire()
-        : { code: 'internal' as const, message: 'terminal failed' };
+    const wire = TetherError.wireOf(error, 'terminal failed');
     return up({ type: 'error', error: wire });
   }
   log.debug('relaying a terminal for another node');
@@ -201,10 +198,7 @@ async function relayForCaller(
   try {
     up({ type: 'end', outcome: await stream.done });
   } catch (error) {
-    const wire =
-      error instanceof TetherError
-        ? error.toWire()
-        : { code: 'internal' as const, message: 'terminal failed' };
+    const wire = TetherError.wireOf(error, 'terminal failed');
     up({ type: 'error', error: wire });
   } finally {
     clearTimeout(callerSilence);

@@ -1,5 +1,5 @@
 /** The shapes the endpoint's REST API answers with, as the site reads them. */
-import type { AuditEventView, Role } from '@tether/protocol';
+import type { AgentView, AuditEventView, Role } from '@tether/protocol';
 
 export type { Role };
 export type AuditEvent = AuditEventView;
@@ -13,21 +13,8 @@ export interface User {
   managerId: string | null;
 }
 
-export interface Agent {
-  id: string;
-  name: string;
-  accountId: string;
-  accountName: string;
-  online: boolean;
-  os: string;
-  arch: string;
-  version: string;
-  hostname: string | null;
-  connectedAt: string | null;
-  lastSeenAt: string | null;
-  enrolledAt: string;
-  revokedAt: string | null;
-}
+/** An agent as the API shows it; the one definition lives in the protocol package. */
+export type Agent = AgentView;
 
 export interface Account {
   id: string;
