@@ -235,6 +235,109 @@ describe.skipIf(!present && !ci)('support site in chromium', () => {
     await shot(customerPage, '12-customer-request-taken');
   });
 
+  it('site - customer and engineer chat live on a ticket, the engineer closes it with a summary', async () => {
+    const customerPage = await newPage();
+    await signIn(customerPage, 'ann');
+    await customerPage.getByRole('button', { name: 'Sign in' }).click();
+    await customerPage.getByRole('heading', { name: 'Servers' }).waitFor();
+    // The customer's consent settings sit under their servers.
+    await customerPage.getByRole('heading', { name: 'Terminal consent' }).waitFor();
+    await customerPage.getByLabel('Ask me every time').waitFor();
+    await shot(customerPage, '13-consent-settings');
+    await customerPage.goto(`${harness.url}/tickets`);
+    await customerPage.getByRole('button', { name: 'Open a support request' }).first().click();
+    await customerPage.getByRole('textbox', { name: 'Server' }).click();
+    await customerPage.getByRole('option', { name: 'web-1' }).click();
+    await customerPage.getByLabel(/^Subject/).fill('Disk full on web-1');
+    await customerPage.getByLabel(/^What do you need help with/).fill('/var is at 100%.');
+    await customerPage.getByRole('button', { name: 'Send request' }).click();
+    await customerPage.getByRole('link', { name: 'Disk full on web-1' }).click();
+    await customerPage.getByRole('heading', { name: 'Disk full on web-1', level: 1 }).waitFor();
+    await customerPage.getByTestId('ticket-question').getByText('/var is at 100%.').waitFor();
+    await expect
+      .poll(() => customerPage.getByTestId('ticket-status').textContent())
+      .toBe('Waiting');
+    expect(await customerPage.getByRole('button', { name: 'Take' }).count()).toBe(0);
+    expect(await customerPage.getByRole('button', { name: 'Close' }).count()).toBe(0);
+    await expect.poll(() => customerPage.getByTestId('chat-state').textContent()).toBe('Live');
+    const ticketPath = new URL(customerPage.url()).pathname;
+
+    const engineer = await newPage();
+    await signIn(engineer, 'erin');
+    await engineer.getByRole('button', { name: 'Sign in' }).click();
+    await engineer.getByRole('heading', { name: 'Servers' }).waitFor();
+    await engineer.goto(`${harness.url}/tickets`);
+    await engineer.getByRole('link', { name: 'Disk full on web-1' }).click();
+    await engineer.getByRole('heading', { name: 'Disk full on web-1', level: 1 }).waitFor();
+    expect(new URL(engineer.url()).pathname).toBe(ticketPath);
+    await engineer.getByRole('button', { name: 'Take' }).click();
+    await expect
+      .poll(() => engineer.getByTestId('ticket-status').textContent())
+      .toBe('Being worked');
+    await expect
+      .poll(() => customerPage.getByTestId('ticket-status').textContent())
+      .toBe('Being worked');
+    await expect.poll(() => engineer.getByTestId('chat-state').textContent()).toBe('Live');
+
+    // Both ways, live, and markup arrives as text.
+    await customerPage
+      .getByRole('textbox', { name: 'Message', exact: true })
+      .fill('<b>hi</b> can you look?');
+    await customerPage.getByRole('button', { name: 'Send', exact: true }).click();
+    const engineerChat = engineer.getByTestId('chat-messages');
+    await engineerChat.getByText('<b>hi</b> can you look?').waitFor();
+    expect(await engineerChat.locator('b').count()).toBe(0);
+    await engineerChat.getByText('Ann Acme').waitFor();
+    await engineer
+      .getByRole('textbox', { name: 'Message', exact: true })
+      .fill('On it, cleaning /var/log.');
+    await engineer.getByRole('button', { name: 'Send', exact: true }).click();
+    const customerChat = customerPage.getByTestId('chat-messages');
+    await customerChat.getByText('On it, cleaning /var/log.').waitFor();
+    await customerChat.getByText('Erin Engineer').waitFor();
+    expect(await customerChat.locator('b').count()).toBe(0);
+    await shot(customerPage, '14-ticket-chat-customer');
+    await shot(engineer, '15-ticket-chat-engineer');
+
+    // The engineer asks for a terminal: the customer is asked wherever they are, and denies.
+    await customerPage.goto(`${harness.url}/servers`);
+    const ticketId = ticketPath.split('/').pop()!;
+    const asked = await engineer.request.post(
+      `${harness.url}/api/v1/agents/${webId}/terminal-requests`,
+      { data: { ticket: ticketId } },
+    );
+    expect(asked.status()).toBe(200);
+    const approvalId = ((await asked.json()) as { approval: { id: string } }).approval.id;
+    const prompt = customerPage.getByTestId('approval-prompt');
+    await prompt.getByText('erin asks for a terminal').waitFor();
+    await prompt.getByRole('link', { name: 'web-1' }).waitFor();
+    await prompt.getByRole('link', { name: 'this support request' }).waitFor();
+    await prompt.getByText(/\d+ s left$/).waitFor();
+    await shot(customerPage, '15b-consent-prompt');
+    await prompt.getByRole('button', { name: 'Deny' }).click();
+    await expect.poll(() => prompt.count()).toBe(0);
+    const decided = await engineer.request.get(`${harness.url}/api/v1/approvals/${approvalId}`);
+    expect(((await decided.json()) as { approval: { status: string } }).approval.status).toBe(
+      'denied',
+    );
+    await customerPage.goto(`${harness.url}${ticketPath}`);
+    await customerPage.getByRole('heading', { name: 'Disk full on web-1', level: 1 }).waitFor();
+
+    // A command the engineer runs while the ticket is theirs goes into the summary.
+    const ran = await engineer.request.post(`${harness.url}/api/v1/agents/${webId}/exec`, {
+      data: { argv: ['sh', '-c', 'exit 2'] },
+    });
+    expect(ran.status()).toBe(200);
+
+    await engineer.getByRole('button', { name: 'Close' }).click();
+    await expect.poll(() => engineer.getByTestId('ticket-status').textContent()).toBe('Closed');
+    await expect.poll(() => customerPage.getByTestId('ticket-status').textContent()).toBe('Closed');
+    const summary = customerPage.getByTestId('summary');
+    await summary.getByText('exit 2', { exact: true }).waitFor();
+    await summary.getByText(/sh -c .exit 2/).waitFor();
+    await shot(customerPage, '16-ticket-closed-summary');
+  });
+
   it('site - the pages ran under the CSP with nothing refused', () => {
     expect(cspViolations).toEqual([]);
   });

@@ -7,6 +7,8 @@ import { NotFoundPage } from './layout/not-found-page.tsx';
 import { ServerPage } from './servers/server-page.tsx';
 import { ServersPage } from './servers/servers-page.tsx';
 import { TicketsPage } from './tickets/tickets-page.tsx';
+import { TicketPage } from './tickets/ticket-page.tsx';
+import { PlaybackPage, TerminalPage } from './terminals/lazy-pages.tsx';
 
 export function App() {
   return (
@@ -23,6 +25,9 @@ export function App() {
         <Route path="/servers" element={<ServersPage />} />
         <Route path="/servers/:agentId" element={<ServerPage />} />
         <Route path="/tickets" element={<TicketsPage />} />
+        <Route path="/tickets/:id" element={<TicketPage />} />
+        <Route path="/terminals/:id" element={<TerminalPage />} />
+        <Route path="/terminals/:id/playback" element={<PlaybackPage />} />
         {/*
           Next, on the endpoint's ticket, chat, consent and terminal APIs (issue 3):
           /tickets/:id (question, chat, activity),

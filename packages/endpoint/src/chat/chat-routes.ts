@@ -157,8 +157,7 @@ async function handleFrame(
     send(ws, { type: 'sent', ref: message.ref, messageId: posted.id });
   } catch (error) {
     if (!(error instanceof TetherError)) s.log.error({ err: error, agentId }, 'chat send failed');
-    const wire: WireError =
-      TetherError.wireOf(error, 'internal error');
+    const wire: WireError = TetherError.wireOf(error, 'internal error');
     send(ws, { type: 'error', ref: message.ref, error: wire });
   }
 }

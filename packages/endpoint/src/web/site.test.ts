@@ -38,7 +38,8 @@ describe('site', () => {
     expect(response.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(nonce).not.toBe('__TETHER_CSP_NONCE__');
     expect(csp).toContain(`style-src 'self' 'nonce-${nonce}'`);
-    expect(csp).toContain("script-src 'self';");
+    expect(csp).toContain("script-src 'self' 'wasm-unsafe-eval';");
+    expect(csp).not.toContain("'unsafe-eval'");
     expect(csp).toContain("frame-ancestors 'none'");
     expect(csp).toMatch(/connect-src 'self' ws:\/\/127\.0\.0\.1:\d+ wss:\/\/127\.0\.0\.1:\d+/);
     expect(csp).not.toContain('unsafe-inline');

@@ -132,13 +132,15 @@ async function sendIndex(request: FastifyRequest, reply: FastifyReply, root: str
  * Headers for every HTML page. Scripts come only from this origin and never inline. Mantine
  * writes its theme variables into `<style>` elements, so styles allow this response's nonce
  * (which the app hands to Mantine) instead of 'unsafe-inline'; React's `style` props are set
- * through the CSSOM, which CSP does not govern.
+ * through the CSSOM, which CSP does not govern. The playback page's asciinema-player runs its
+ * terminal emulator as WebAssembly compiled from its own bundled script, which needs
+ * 'wasm-unsafe-eval' (it allows compiling WebAssembly only, not eval or inline script).
  */
 function securityHeaders(reply: FastifyReply, request: FastifyRequest, nonce: string | null) {
   const styles = nonce ? `'self' 'nonce-${nonce}'` : "'self'";
   const csp = [
     "default-src 'self'",
-    "script-src 'self'",
+    "script-src 'self' 'wasm-unsafe-eval'",
     `style-src ${styles}`,
     "img-src 'self' data:",
     "font-src 'self'",

@@ -2,6 +2,10 @@
 import type {
   Account,
   Agent,
+  Approval,
+  ChatPage,
+  ConsentPolicy,
+  TicketDetail,
   AuditPage,
   JoinToken,
   Ticket,
@@ -81,6 +85,38 @@ export function createApiClient(fetchImpl: typeof fetch = (...args) => fetch(...
       call<{ ticket: Ticket }>('POST', `/tickets/${encodeURIComponent(id)}/take`, {}).then(
         (r) => r.ticket,
       ),
+    ticket: (id: string) =>
+      call<{ ticket: TicketDetail }>('GET', `/tickets/${encodeURIComponent(id)}`).then(
+        (r) => r.ticket,
+      ),
+    closeTicket: (id: string) =>
+      call<{ ticket: TicketDetail }>('POST', `/tickets/${encodeURIComponent(id)}/close`, {}).then(
+        (r) => r.ticket,
+      ),
+    chatHistory: (agentId: string, before?: string) =>
+      call<ChatPage>(
+        'GET',
+        `/agents/${encodeURIComponent(agentId)}/chat${before ? `?before=${encodeURIComponent(before)}` : ''}`,
+      ),
+    pendingApprovals: () =>
+      call<{ approvals: Approval[] }>('GET', '/approvals?status=pending').then((r) => r.approvals),
+    decideApproval: (id: string, approve: boolean) =>
+      call<{ approval: Approval }>(
+        'POST',
+        `/approvals/${encodeURIComponent(id)}/${approve ? 'approve' : 'deny'}`,
+        {},
+      ).then((r) => r.approval),
+    consent: (accountId: string) =>
+      call<{ policy: ConsentPolicy }>(
+        'GET',
+        `/accounts/${encodeURIComponent(accountId)}/consent`,
+      ).then((r) => r.policy),
+    setConsent: (accountId: string, policy: ConsentPolicy) =>
+      call<{ policy: ConsentPolicy }>(
+        'PUT',
+        `/accounts/${encodeURIComponent(accountId)}/consent`,
+        policy,
+      ).then((r) => r.policy),
   };
 }
 

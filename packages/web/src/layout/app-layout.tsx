@@ -15,6 +15,7 @@ import {
 import { useDisclosure } from '@mantine/hooks';
 import { IconLifebuoy, IconLogout, IconServer2 } from '@tabler/icons-react';
 import { useSignOut, useUser } from '../auth/session.tsx';
+import { ApprovalPrompts } from '../consent/approval-prompts.tsx';
 import { LiveBanner, LiveProvider } from '../live/live-provider.tsx';
 import { ROLE_LABELS } from './roles.ts';
 
@@ -93,6 +94,7 @@ export function AppLayout() {
         <AppShell.Main id="main" tabIndex={-1}>
           <LiveBanner />
           <Outlet />
+          <ApprovalPrompts />
         </AppShell.Main>
       </AppShell>
     </LiveProvider>

@@ -19,12 +19,15 @@ import { LiveSocket, liveUrl, type LiveStatus } from './live-socket.ts';
 
 type Listener = (event: AuditEvent) => void;
 
-/** Topics the endpoint offers (packages/endpoint: audit, tickets); one unknown fails them all. */
-const LIVE_TOPICS = ['audit', 'tickets'];
+type TopicListener = (topic: string, event: unknown) => void;
+
+/** Topics the endpoint offers (packages/endpoint: audit, tickets, approvals); one unknown fails them all. */
+const LIVE_TOPICS = ['audit', 'tickets', 'approvals'];
 
 interface Live {
   status: LiveStatus;
   subscribe(listener: Listener): () => void;
+  subscribeTopics(listener: TopicListener): () => void;
   retryNow(): void;
 }
 
@@ -34,6 +37,7 @@ export function LiveProvider({ children }: { children: ReactNode }) {
   const client = useQueryClient();
   const [status, setStatus] = useState<LiveStatus>({ state: 'connecting' });
   const listeners = useRef(new Set<Listener>());
+  const topicListeners = useRef(new Set<TopicListener>());
   const socket = useRef<LiveSocket | null>(null);
 
   useEffect(() => {
@@ -46,7 +50,8 @@ export function LiveProvider({ children }: { children: ReactNode }) {
         // session (which sends the user to sign in) from a network problem.
         if (next.state === 'waiting') void client.invalidateQueries({ queryKey: ME_KEY });
       },
-      onEvent: (topic) => {
+      onEvent: (topic, event) => {
+        topicListeners.current.forEach((listener) => listener(topic, event));
         // The queue and the lists re-read the API: the event says something changed, the
         // API says what the caller may see of it now.
         if (topic === 'tickets') void client.invalidateQueries({ queryKey: ['tickets'] });
@@ -68,10 +73,14 @@ export function LiveProvider({ children }: { children: ReactNode }) {
     listeners.current.add(listener);
     return () => void listeners.current.delete(listener);
   }, []);
+  const subscribeTopics = useCallback((listener: TopicListener) => {
+    topicListeners.current.add(listener);
+    return () => void topicListeners.current.delete(listener);
+  }, []);
   const retryNow = useCallback(() => socket.current?.retryNow(), []);
   const value = useMemo<Live>(
-    () => ({ status, subscribe, retryNow }),
-    [status, subscribe, retryNow],
+    () => ({ status, subscribe, subscribeTopics, retryNow }),
+    [status, subscribe, subscribeTopics, retryNow],
   );
   return <LiveContext.Provider value={value}>{children}</LiveContext.Provider>;
 }
@@ -88,6 +97,17 @@ export function useAuditEvents(listener: Listener): void {
   const latest = useRef(listener);
   latest.current = listener;
   useEffect(() => subscribe((event) => latest.current(event)), [subscribe]);
+}
+
+/** Calls `listener` with each event of `topic` (tickets, approvals) the caller may see. */
+export function useTopicEvents(topic: string, listener: (event: unknown) => void): void {
+  const { subscribeTopics } = useLive();
+  const latest = useRef(listener);
+  latest.current = listener;
+  useEffect(
+    () => subscribeTopics((name, event) => name === topic && latest.current(event)),
+    [subscribeTopics, topic],
+  );
 }
 
 /** Shown while the live socket is down: what is stale, and when it tries again. */

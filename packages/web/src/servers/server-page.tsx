@@ -20,6 +20,7 @@ import { visibleText } from '../common/visible-text.ts';
 import { ActivityFeed } from '../audit/activity-feed.tsx';
 import { agentQuery } from './queries.ts';
 import { ServerStatus } from './server-status.tsx';
+import { OpenTerminalButton, TerminalSessions } from '../terminals/server-terminals.tsx';
 
 export function ServerPage() {
   const agentId = useParams().agentId!;
@@ -48,13 +49,17 @@ export function ServerPage() {
       )}
       {agent.data && (
         <>
-          <Group gap="md">
-            <Title order={1} size="h2" className="server-text">
-              {visibleText(agent.data.name)}
-            </Title>
-            <ServerStatus agent={agent.data} />
+          <Group justify="space-between">
+            <Group gap="md">
+              <Title order={1} size="h2" className="server-text">
+                {visibleText(agent.data.name)}
+              </Title>
+              <ServerStatus agent={agent.data} />
+            </Group>
+            <OpenTerminalButton agent={agent.data} />
           </Group>
           <ServerFacts agent={agent.data} />
+          <TerminalSessions agent={agent.data} />
           <ActivityFeed agent={agent.data} />
         </>
       )}

@@ -9,6 +9,7 @@ import { canAddServers, STAFF_ROLES, useUser } from '../auth/session.tsx';
 import { EmptyState, ErrorState, Loading } from '../common/states.tsx';
 import { TimeAgo } from '../common/time-ago.tsx';
 import { visibleText } from '../common/visible-text.ts';
+import { ConsentSettings } from '../consent/consent-settings.tsx';
 import { AddServerModal } from './add-server-modal.tsx';
 import { agentsQuery } from './queries.ts';
 import { ServerStatus } from './server-status.tsx';
@@ -52,6 +53,7 @@ export function ServersPage() {
       {agents.data && agents.data.length > 0 && (
         <ServerTable agents={agents.data} showAccount={showAccount} />
       )}
+      {user.role === 'customer' && user.accountId && <ConsentSettings accountId={user.accountId} />}
       <AddServerModal opened={adding} onClose={close} />
     </Stack>
   );

@@ -1,23 +1,29 @@
 /** Support requests: customers open and follow theirs; engineers work the live queue. */
 import { useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Badge, Button, Group, SegmentedControl, Stack, Table, Text, Title } from '@mantine/core';
+import {
+  Anchor,
+  Badge,
+  Button,
+  Group,
+  SegmentedControl,
+  Stack,
+  Table,
+  Text,
+  Title,
+} from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
 import { IconMessagePlus } from '@tabler/icons-react';
+import { Link } from 'react-router';
 import { api } from '../api/client.ts';
-import type { Ticket, TicketStatus } from '../api/types.ts';
+import type { Ticket } from '../api/types.ts';
 import { STAFF_ROLES, useUser } from '../auth/session.tsx';
 import { EmptyState, ErrorState, errorAdvice, Loading } from '../common/states.tsx';
 import { TimeAgo } from '../common/time-ago.tsx';
 import { visibleText } from '../common/visible-text.ts';
 import { OpenRequestModal } from './open-request-modal.tsx';
-
-const STATUS_LABELS: Record<TicketStatus, { label: string; color: string }> = {
-  open: { label: 'Waiting', color: 'yellow' },
-  taken: { label: 'Being worked', color: 'blue' },
-  closed: { label: 'Closed', color: 'gray' },
-};
+import { STATUS_LABELS } from './status-labels.ts';
 
 export function TicketsPage() {
   const user = useUser();
@@ -99,9 +105,15 @@ function TicketTable({ tickets, mayTake }: { tickets: Ticket[]; mayTake: boolean
           {tickets.map((ticket) => (
             <Table.Tr key={ticket.id}>
               <Table.Td>
-                <Text fw={600} size="sm" className="server-text">
+                <Anchor
+                  component={Link}
+                  to={`/tickets/${encodeURIComponent(ticket.id)}`}
+                  fw={600}
+                  size="sm"
+                  className="server-text"
+                >
                   {visibleText(ticket.title)}
-                </Text>
+                </Anchor>
                 <Text size="xs" c="dimmed" lineClamp={2} className="server-text">
                   {visibleText(ticket.question)}
                 </Text>

@@ -1,0 +1,159 @@
+/** A server's chat room: its history, new messages live, and a box to write in. */
+import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
+import { useQuery } from '@tanstack/react-query';
+import {
+  Badge,
+  Button,
+  Group,
+  Paper,
+  ScrollArea,
+  Stack,
+  Text,
+  Textarea,
+  Title,
+} from '@mantine/core';
+import { api } from '../api/client.ts';
+import type { ChatMessage } from '../api/types.ts';
+import { ErrorState, Loading } from '../common/states.tsx';
+import { TimeAgo } from '../common/time-ago.tsx';
+import { visibleText } from '../common/visible-text.ts';
+import { ROLE_LABELS } from '../layout/roles.ts';
+import { ChatSocket, chatUrl, mergeMessages, type ChatState } from './chat-socket.ts';
+
+const BODY_MAX = 4000;
+
+export function ChatRoom({ agentId, ticketId }: { agentId: string; ticketId?: string }) {
+  const history = useQuery({
+    queryKey: ['chat', agentId],
+    queryFn: () => api.chatHistory(agentId),
+  });
+  const [live, setLive] = useState<ChatMessage[]>([]);
+  const [state, setState] = useState<ChatState>('connecting');
+  const [draft, setDraft] = useState('');
+  const [sending, setSending] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const socket = useRef<ChatSocket | null>(null);
+  const refetch = useRef(history.refetch);
+  refetch.current = history.refetch;
+
+  useEffect(() => {
+    const room = new ChatSocket({
+      url: chatUrl(window.location, agentId),
+      onMessage: (message) => setLive((current) => mergeMessages(current, [message])),
+      onReady: () => void refetch.current(),
+      onState: setState,
+      onSendResult: (_ref, failure) => {
+        setSending(null);
+        if (failure) setError(failure);
+        else {
+          setError(null);
+          setDraft('');
+        }
+      },
+    });
+    socket.current = room;
+    room.start();
+    return () => room.stop();
+  }, [agentId]);
+
+  const messages = useMemo(
+    () => mergeMessages(history.data?.messages ?? [], live),
+    [history.data, live],
+  );
+
+  const viewport = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    viewport.current?.scrollTo({ top: viewport.current.scrollHeight });
+  }, [messages.length]);
+
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    const body = draft.trim();
+    if (!body) return;
+    const ref = `${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+    if (socket.current?.send(body, ref, ticketId)) {
+      setSending(ref);
+      setError(null);
+    } else setError('The chat is not connected; try again in a moment.');
+  }
+
+  return (
+    <Paper withBorder p="md" component="section" aria-labelledby="chat-title">
+      <Group justify="space-between" mb="sm">
+        <Title order={2} size="h4" id="chat-title">
+          Chat
+        </Title>
+        <Badge
+          variant="dot"
+          color={state === 'open' ? 'green' : state === 'connecting' ? 'yellow' : 'red'}
+          data-testid="chat-state"
+        >
+          {state === 'open' ? 'Live' : state === 'connecting' ? 'Connecting' : 'Reconnecting'}
+        </Badge>
+      </Group>
+      {history.isPending && <Loading label="Loading the chat…" />}
+      {history.isError && (
+        <ErrorState
+          title="Could not load the chat"
+          error={history.error}
+          onRetry={() => void history.refetch()}
+        />
+      )}
+      <ScrollArea.Autosize mah={360} viewportRef={viewport}>
+        <Stack gap="xs" data-testid="chat-messages" role="log" aria-label="Chat messages">
+          {history.data && messages.length === 0 && (
+            <Text size="sm" c="dimmed">
+              No messages yet. Write the first one below.
+            </Text>
+          )}
+          {messages.map((message) => (
+            <ChatLine key={message.id} message={message} />
+          ))}
+        </Stack>
+      </ScrollArea.Autosize>
+      <form onSubmit={submit}>
+        <Stack gap="xs" mt="sm">
+          <Textarea
+            label="Message"
+            placeholder="Write a message"
+            autosize
+            minRows={2}
+            maxRows={6}
+            maxLength={BODY_MAX}
+            value={draft}
+            onChange={(e) => setDraft(e.currentTarget.value)}
+            onKeyDown={(e) => {
+              if (e.key === 'Enter' && !e.shiftKey) submit(e);
+            }}
+            error={error}
+          />
+          <Group justify="flex-end">
+            <Button type="submit" loading={sending !== null} disabled={state !== 'open'}>
+              Send
+            </Button>
+          </Group>
+        </Stack>
+      </form>
+    </Paper>
+  );
+}
+
+function ChatLine({ message }: { message: ChatMessage }) {
+  const role = message.author.role as keyof typeof ROLE_LABELS;
+  return (
+    <div data-testid="chat-message">
+      <Group gap={6} wrap="nowrap">
+        <Text size="sm" fw={600} className="server-text">
+          {visibleText(message.author.name)}
+        </Text>
+        <Badge size="xs" variant="light" color={role === 'customer' ? 'teal' : 'grape'}>
+          {ROLE_LABELS[role] ?? visibleText(message.author.role)}
+        </Badge>
+        <TimeAgo iso={message.createdAt} size="xs" c="dimmed" />
+      </Group>
+      <Text size="sm" className="server-text">
+        {visibleText(message.body)}
+      </Text>
+    </div>
+  );
+}

@@ -1,0 +1,65 @@
+/** The terminal and consent REST calls the terminal pages make (same-origin, the session cookie). */
+import type { ApprovalView } from '@tether/protocol';
+import { ApiError, NETWORK_ERROR, errorFrom } from '../api/client.ts';
+
+export type Approval = ApprovalView;
+
+/** A terminal session as GET /api/v1/terminals lists it. */
+export interface TerminalSession {
+  id: string;
+  agentId: string;
+  accountId: string;
+  ticketId: string | null;
+  approvalId: string | null;
+  engineerId: string;
+  status: 'live' | 'ended' | 'interrupted';
+  startedAt: string;
+  endedAt: string | null;
+  endedBy: string | null;
+  endReason: string | null;
+  cols: number;
+  rows: number;
+  bytesOut: number;
+  bytesIn: number;
+}
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(`/api/v1${path}`, {
+      method,
+      credentials: 'same-origin',
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (cause) {
+    throw new ApiError(NETWORK_ERROR, 'cannot reach the Tether server', 0, { cause });
+  }
+  let parsed: unknown;
+  try {
+    parsed = await response.json();
+  } catch {
+    throw errorFrom(response, undefined);
+  }
+  if (response.ok) return parsed as T;
+  throw errorFrom(response, parsed);
+}
+
+const enc = encodeURIComponent;
+
+export const terminalApi = {
+  request: (agent: string, body: { ticket?: string; cols: number; rows: number }) =>
+    call<{ approval: Approval }>('POST', `/agents/${enc(agent)}/terminal-requests`, body).then(
+      (r) => r.approval,
+    ),
+  approval: (id: string) =>
+    call<{ approval: Approval }>('GET', `/approvals/${enc(id)}`).then((r) => r.approval),
+  sessions: (agent: string) =>
+    call<{ sessions: TerminalSession[] }>('GET', `/terminals?agent=${enc(agent)}`).then(
+      (r) => r.sessions,
+    ),
+  session: (id: string) =>
+    call<{ session: TerminalSession }>('GET', `/terminals/${enc(id)}`).then((r) => r.session),
+  end: (id: string) => call<{ ok: true }>('POST', `/terminals/${enc(id)}/end`, {}),
+  recordingUrl: (id: string) => `/api/v1/terminals/${enc(id)}/recording`,
+};
