@@ -17,6 +17,8 @@ import { agentsQuery } from '../servers/queries.ts';
 import { formatTimeLeft, secondsLeft } from './time-left.ts';
 
 const PENDING_KEY = ['approvals', 'pending'] as const;
+/** Requests wait minutes for an answer; a 5 s poll is the safety net under the live topic. */
+const PENDING_POLL_MS = 5_000;
 
 export function ApprovalPrompts() {
   const user = useUser();
@@ -26,7 +28,13 @@ export function ApprovalPrompts() {
 
 function CustomerPrompts() {
   const client = useQueryClient();
-  const pending = useQuery({ queryKey: PENDING_KEY, queryFn: () => api.pendingApprovals() });
+  // A live event can beat the first load (whose older answer would then hide it) or arrive
+  // while the socket reconnects; so each event also refetches, and a slow poll backs both up.
+  const pending = useQuery({
+    queryKey: PENDING_KEY,
+    queryFn: () => api.pendingApprovals(),
+    refetchInterval: PENDING_POLL_MS,
+  });
 
   // Each change arrives whole: keep it while pending, drop it once decided, expired or used.
   useTopicEvents('approvals', (event) => {
@@ -36,6 +44,7 @@ function CustomerPrompts() {
       const others = current.filter((a) => a.id !== approval.id);
       return approval.status === 'pending' ? [approval, ...others] : others;
     });
+    void client.invalidateQueries({ queryKey: PENDING_KEY });
   });
 
   const now = useSecondTick(pending.data?.length ?? 0);
