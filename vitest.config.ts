@@ -15,6 +15,8 @@ export default defineConfig({
     // Two cores here: more workers than that only make the timing-sensitive link tests flaky.
     maxWorkers: 2,
     teardownTimeout: 10_000,
+    // expect.poll waits 1 s by default; a browser on a loaded 2-core machine needs longer.
+    expect: { poll: { timeout: 15_000, interval: 100 } },
     reporters: ['default', './scripts/summary-reporter.ts'],
   },
 });
