@@ -3,33 +3,21 @@
  * the customer approves, both see the same screen, only the engineer drives, the customer ends
  * it, and the recording plays. Screenshots of each step go to a folder the test prints.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startHarness, type Harness } from '../../endpoint/src/testing/harness.ts';
+import {
+  buildSite,
+  launchChromium,
+  PASSWORD,
+  screenshotsFolder,
+  skipBrowserTests,
+  STEP_TIMEOUT_MS,
+  WEB_DIR,
+} from './browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const ROOT = resolve(import.meta.dirname, '../../..');
-const WEB_DIR = join(ROOT, 'packages/web/dist');
-const PASSWORD = 'correct horse battery';
-const STEP_TIMEOUT_MS = 15_000;
-
-const present = existsSync(CHROMIUM);
-const ci = process.env.CI === 'true' || process.env.CI === '1';
-
-describe.skipIf(!present && !ci)('browser terminal in chromium', () => {
+describe.skipIf(skipBrowserTests)('browser terminal in chromium', () => {
   let harness: Harness;
   let browser: Browser;
   let shots: string;
@@ -39,10 +27,7 @@ describe.skipIf(!present && !ci)('browser terminal in chromium', () => {
   const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
-    const build = spawnSync(process.execPath, [join(ROOT, 'scripts/build-web.mjs')], {
-      encoding: 'utf8',
-    });
-    if (build.status !== 0) throw new Error(`web build failed:\n${build.stdout}${build.stderr}`);
+    buildSite();
 
     harness = await startHarness({ webDir: WEB_DIR });
     await harness.account('Acme Hosting');
@@ -51,15 +36,8 @@ describe.skipIf(!present && !ci)('browser terminal in chromium', () => {
     annToken = (await harness.endpoint.services.people.createApiToken(ann, 'e2e')).token;
     webId = (await harness.agent('Acme Hosting', 'web-1')).agentId;
 
-    shots =
-      process.env.TETHER_E2E_SCREENSHOTS ?? mkdtempSync(join(tmpdir(), 'tether-terminal-e2e-'));
-    mkdirSync(shots, { recursive: true });
-    console.log(`terminal e2e: screenshots in ${shots}`);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_FLAGS,
-    });
+    shots = screenshotsFolder('tether-terminal-e2e');
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {

@@ -235,19 +235,7 @@ export function canSeeApproval(
 }
 
 export function approvalScope(p: Principal): Scope<'approval_requests'> {
-  return (eb) => {
-    switch (p.role) {
-      case 'admin':
-        return everything(eb);
-      case 'customer':
-        return p.accountId === null ? nothing(eb) : eb('account_id', '=', p.accountId);
-      case 'engineer':
-      case 'manager':
-        return eb('requester_id', 'in', teamOf(p));
-      default:
-        return nothing(eb);
-    }
-  };
+  return accountOrTeam(p, 'requester_id');
 }
 
 /** Deciding: the account's customers only, and never on a request of one's own. */
@@ -260,19 +248,7 @@ export function canDecideApproval(
 
 /** `db.selectFrom('terminal_sessions').where(terminalScope(p))`: what `canWatchTerminal` allows. */
 export function terminalScope(p: Principal): Scope<'terminal_sessions'> {
-  return (eb) => {
-    switch (p.role) {
-      case 'admin':
-        return everything(eb);
-      case 'customer':
-        return p.accountId === null ? nothing(eb) : eb('account_id', '=', p.accountId);
-      case 'engineer':
-      case 'manager':
-        return eb('engineer_id', 'in', teamOf(p));
-      default:
-        return nothing(eb);
-    }
-  };
+  return accountOrTeam(p, 'engineer_id');
 }
 
 /** Ending a live session: its engineer, any customer of the account, and admins. */
@@ -294,6 +270,26 @@ export function canDriveTerminal(p: Principal, session: { engineer_id: string })
 export function userScope(p: Principal): Scope<'users'> {
   return (eb) =>
     byAccount(eb, p, reachOf(p, 'user.read'), eb.ref('account_id') as Expression<string>);
+}
+
+/**
+ * The common shape for a person's work on an account: admins everything, customers their
+ * account's, staff what they or their reports did (`column` names the person).
+ */
+function accountOrTeam<T extends 'approval_requests' | 'terminal_sessions'>(
+  p: Principal,
+  column: 'requester_id' | 'engineer_id',
+): Scope<T> {
+  return (eb) => {
+    const person = eb.ref(column as never) as Expression<string>;
+    const account = eb.ref('account_id' as never) as Expression<string>;
+    if (p.role === 'admin') return everything(eb);
+    if (p.role === 'customer') {
+      return p.accountId === null ? nothing(eb) : eb(account, '=', p.accountId);
+    }
+    if (p.role === 'engineer' || p.role === 'manager') return eb(person, 'in', teamOf(p));
+    return nothing(eb);
+  };
 }
 
 function reachOf(p: Principal, action: Action): Reach {
