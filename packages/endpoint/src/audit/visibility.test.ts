@@ -448,6 +448,9 @@ const ACTION_RULES: Array<[Action, Reach, Reach, Reach, Reach]> = [
   ['consent.update', 'all', 'none', 'none', 'own'],
   ['approval.decide', 'none', 'none', 'none', 'own'],
   ['terminal.request', 'all', 'all', 'all', 'none'],
+  ['files.read.request', 'all', 'all', 'all', 'none'],
+  ['files.write.request', 'all', 'all', 'all', 'none'],
+  ['forward.request', 'all', 'all', 'all', 'none'],
 ];
 
 const TARGETS = [

@@ -37,7 +37,10 @@ export type Action =
   | 'chat.write'
   | 'consent.update'
   | 'approval.decide'
-  | 'terminal.request';
+  | 'terminal.request'
+  | 'files.read.request'
+  | 'files.write.request'
+  | 'forward.request';
 
 /** How far a role's right reaches: every account, only the caller's own account, or nowhere. */
 type Reach = 'all' | 'own' | 'none';
@@ -65,6 +68,10 @@ const RULES: Record<Action, Record<Role, Reach>> = {
   // Consent is the customer's to give: nobody decides for them, admins included.
   'approval.decide': { admin: 'none', manager: 'none', engineer: 'none', customer: 'own' },
   'terminal.request': { admin: 'all', manager: 'all', engineer: 'all', customer: 'none' },
+  // Customers need no approval on their own servers; self-service is the account's policy.
+  'files.read.request': { admin: 'all', manager: 'all', engineer: 'all', customer: 'none' },
+  'files.write.request': { admin: 'all', manager: 'all', engineer: 'all', customer: 'none' },
+  'forward.request': { admin: 'all', manager: 'all', engineer: 'all', customer: 'none' },
 };
 
 type Scope<T extends keyof Database> = (eb: ExpressionBuilder<Database, T>) => Expression<SqlBool>;

@@ -1,11 +1,11 @@
 /**
  * Approval requests: an engineer asks, the account's customers decide, the approval opens one
- * terminal once. Every state change is a conditional update from the state it expects, so two
+ * session of the action it was asked for (terminal, file reads or writes, a port forward) once. Every state change is a conditional update from the state it expects, so two
  * processes (or a decision racing the expiry timer) can never both win.
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { TetherError, type ApprovalView } from '@tether/protocol';
+import { TetherError, type ApprovalAction, type ApprovalView } from '@tether/protocol';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { canDecideApproval, canSeeApproval, approvalScope } from '../audit/visibility.ts';
 import { actorOf, type Guard } from '../agents/guard.ts';
@@ -13,7 +13,15 @@ import type { Principal } from '../auth/principal.ts';
 import type { Bus } from '../bus/bus.ts';
 import { newId, nowIso } from '../auth/secrets.ts';
 import type { AgentsTable, ApprovalRequestsTable, Database } from '../store/schema.ts';
-import { readPolicy } from './consent-policy.ts';
+import { modeFor, readPolicy } from './consent-policy.ts';
+
+/** How an action reads in a sentence ("the account has switched file writes off"). */
+const ACTION_NAMES: Record<ApprovalAction, string> = {
+  terminal: 'terminals',
+  'files.read': 'file reads',
+  'files.write': 'file writes',
+  forward: 'port forwarding',
+};
 
 /** Live subscribers of the 'approvals' topic get every change here, filtered by visibility. */
 export const APPROVAL_EVENT_SUBJECT = 'approval.event';
@@ -49,17 +57,34 @@ export class Approvals {
     if (this.sweeper) clearInterval(this.sweeper);
   }
 
-  /** Asks for a terminal on `agent`; approved at once when the policy pre-approves the assignee. */
+  /**
+   * Asks the account's customers for `action` on `agent`. The policy may grant it at once
+   * (`allow`, or `preapprove_assignee` for the ticket's engineer) or refuse it (`off`).
+   */
   async request(
     p: Principal,
     agent: AgentsTable,
-    input: { ticket?: string; cols: number; rows: number },
+    input: { action: ApprovalAction; ticket?: string; params?: Record<string, unknown> },
   ) {
     const { db, audit } = this.deps;
-    const ticket = input.ticket ? await this.ticketFor(p, agent, input.ticket) : null;
+    const { action } = input;
+    const ticket = input.ticket ? await this.ticketFor(p, agent, input.ticket, action) : null;
     const policy = await readPolicy(db, agent.account_id);
+    const mode = modeFor(policy, action);
+    if (mode === 'off') {
+      await audit.append({
+        kind: 'approvalRefused',
+        actor: actorOf(p),
+        accountId: agent.account_id,
+        agentId: agent.id,
+        ticketId: ticket?.id ?? null,
+        params: { action, ...input.params },
+        result: { allowed: false, reason: 'switched off by the account', policy: mode },
+      });
+      throw new TetherError('forbidden', `the account has switched ${ACTION_NAMES[action]} off`);
+    }
     const preapproved =
-      policy.terminalMode === 'preapprove_assignee' && ticket?.assignee_id === p.userId;
+      mode === 'allow' || (mode === 'preapprove_assignee' && ticket?.assignee_id === p.userId);
     const now = new Date();
     const row: ApprovalRequestsTable = {
       id: newId(),
@@ -67,7 +92,7 @@ export class Approvals {
       agent_id: agent.id,
       ticket_id: ticket?.id ?? null,
       requester_id: p.userId,
-      action: 'terminal',
+      action,
       status: preapproved ? 'approved' : 'pending',
       decided_by: null,
       decided_at: preapproved ? now.toISOString() : null,
@@ -80,7 +105,7 @@ export class Approvals {
     await audit.append({
       kind: 'approvalRequested',
       ...base,
-      params: { approvalId: row.id, action: 'terminal', cols: input.cols, rows: input.rows },
+      params: { approvalId: row.id, action, ...input.params },
       result: { status: row.status, expiresAt: row.expires_at },
     });
     if (preapproved)
@@ -88,11 +113,11 @@ export class Approvals {
         kind: 'approvalGranted',
         ...base,
         params: { approvalId: row.id },
-        result: { preapproved: true, policy: policy.terminalMode },
+        result: { preapproved: true, policy: mode },
       });
     this.deps.log.info(
-      { approvalId: row.id, agentId: agent.id, status: row.status },
-      'terminal requested',
+      { approvalId: row.id, agentId: agent.id, action, status: row.status },
+      'access requested',
     );
     return this.publish(row, p.username);
   }
@@ -157,7 +182,7 @@ export class Approvals {
       params: { approvalId: id },
       result: { status: updated.status },
     });
-    this.deps.log.info({ approvalId: id, status: updated.status }, 'terminal request decided');
+    this.deps.log.info({ approvalId: id, status: updated.status }, 'access request decided');
     return this.publish(updated);
   }
 
@@ -168,7 +193,7 @@ export class Approvals {
   async consume(
     p: Principal,
     id: string,
-    target: { agentId?: string; ticketId?: string },
+    target: { action: ApprovalAction; agentId?: string; ticketId?: string },
     sessionId: string,
   ): Promise<ApprovalRequestsTable> {
     const row = await this.expireIfDue(id);
@@ -177,6 +202,11 @@ export class Approvals {
       throw new TetherError(code, reason);
     };
     if (!row || row.requester_id !== p.userId) return refuse('no such approval', 'not_found');
+    if (row.action !== target.action)
+      return refuse(
+        `the approval is for ${ACTION_NAMES[row.action as ApprovalAction] ?? row.action}`,
+        'forbidden',
+      );
     if (target.agentId !== undefined && target.agentId !== row.agent_id)
       return refuse('the approval is for another server', 'forbidden');
     if (target.ticketId !== undefined && target.ticketId !== row.ticket_id)
@@ -230,7 +260,7 @@ export class Approvals {
         params: { approvalId: id, requesterId: row.requester_id, was: row.status },
         result: { status: 'expired', expiresAt: row.expires_at },
       });
-      this.deps.log.info({ approvalId: id }, 'terminal request expired');
+      this.deps.log.info({ approvalId: id }, 'access request expired');
       await this.publish(updated);
     }
     return updated;
@@ -250,7 +280,12 @@ export class Approvals {
     return row;
   }
 
-  private async ticketFor(p: Principal, agent: AgentsTable, ticketId: string) {
+  private async ticketFor(
+    p: Principal,
+    agent: AgentsTable,
+    ticketId: string,
+    action: ApprovalAction,
+  ) {
     const ticket = await this.deps.db
       .selectFrom('tickets')
       .selectAll()
@@ -259,7 +294,7 @@ export class Approvals {
     if (!ticket || ticket.agent_id !== agent.id) {
       await this.deps.guard.denied(
         p,
-        'terminal.request',
+        `${action}.request`,
         { ticketId, agentId: agent.id },
         agent.account_id,
       );

@@ -1,6 +1,6 @@
 /** Consent over HTTP: each account's policy, terminal requests, and the customers' decisions. */
 import { z } from 'zod';
-import { ConsentPolicy, TerminalRequest, TetherError } from '@tether/protocol';
+import { AccessRequest, ConsentPolicy, TerminalRequest, TetherError } from '@tether/protocol';
 import { canSeeApproval, may } from '../audit/visibility.ts';
 import { actorOf } from '../agents/guard.ts';
 import type { Api } from '../http/api.ts';
@@ -30,7 +30,8 @@ export function consentRoutes(api: Api, s: Services): void {
   api.route({
     method: 'GET',
     url: '/api/v1/accounts/:id/consent',
-    summary: 'The account’s consent policy: {terminalMode, timeoutSeconds, recordInput}',
+    summary:
+      'The account’s consent policy: terminal, file read/write and forward modes, path and target lists',
     tag: 'consent',
     params: IdParams,
     handler: async ({ params, principal }) => {
@@ -72,7 +73,26 @@ export function consentRoutes(api: Api, s: Services): void {
     handler: async ({ params, body, principal }) => {
       const agent = await s.guard.agent(principal, params.id, 'terminal.request');
       if (agent.revoked_at) throw new TetherError('agent_revoked', 'agent was revoked');
-      return { approval: await s.approvals.request(principal, agent, body) };
+      const { ticket, cols, rows } = body;
+      const request = { action: 'terminal' as const, ticket, params: { cols, rows } };
+      return { approval: await s.approvals.request(principal, agent, request) };
+    },
+  });
+
+  api.route({
+    method: 'POST',
+    url: '/api/v1/agents/:id/access-requests',
+    summary:
+      'Asks the account’s customers for file reads, file writes or a forward: {action, ticket?, detail?} → approval',
+    tag: 'consent',
+    params: IdParams,
+    body: AccessRequest,
+    handler: async ({ params, body, principal }) => {
+      const agent = await s.guard.agent(principal, params.id, `${body.action}.request`);
+      if (agent.revoked_at) throw new TetherError('agent_revoked', 'agent was revoked');
+      const { action, ticket, detail } = body;
+      const request = { action, ticket, params: detail === undefined ? {} : { detail } };
+      return { approval: await s.approvals.request(principal, agent, request) };
     },
   });
 

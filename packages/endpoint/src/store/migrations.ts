@@ -258,10 +258,34 @@ const support: Migration = {
   },
 };
 
+/** Consent for files and port forwards, with path and target lists (issue 4). */
+const accessPolicy: Migration = {
+  async up(db: Kysely<unknown>) {
+    const columns: [string, 'text' | 'integer', string | number][] = [
+      ['file_read_mode', 'text', 'always_ask'],
+      ['file_write_mode', 'text', 'always_ask'],
+      ['forward_mode', 'text', 'always_ask'],
+      ['path_allow', 'text', '[]'],
+      ['path_deny', 'text', '[]'],
+      ['forward_targets', 'text', '[]'],
+      ['self_service', 'integer', 0],
+    ];
+    for (const [name, type, value] of columns)
+      await db.schema
+        .alterTable('consent_policies')
+        .addColumn(name, type, (c) => c.notNull().defaultTo(value))
+        .execute();
+  },
+};
+
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   return {
     async getMigrations() {
-      return { '0001-initial': initial(dialect), '0002-support': support };
+      return {
+        '0001-initial': initial(dialect),
+        '0002-support': support,
+        '0003-access-policy': accessPolicy,
+      };
     },
   };
 }

@@ -152,6 +152,16 @@ export interface ConsentPoliciesTable {
   timeout_seconds: number;
   /** 1: keystrokes are recorded with the output (default); 0: output only. */
   record_input: number;
+  /** ActionMode of file reads, file writes and port forwards (see protocol ConsentPolicy). */
+  file_read_mode: string;
+  file_write_mode: string;
+  forward_mode: string;
+  /** JSON arrays of strings: allowed and denied folders, allowed forward targets. */
+  path_allow: string;
+  path_deny: string;
+  forward_targets: string;
+  /** 1: the account's customers may use files and forwards themselves. */
+  self_service: number;
   updated_at: string;
   updated_by: string | null;
 }

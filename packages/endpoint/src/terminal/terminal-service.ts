@@ -63,7 +63,8 @@ export class TerminalService {
   async open(p: Principal, request: OpenRequest): Promise<LiveSession> {
     const { db, audit, approvals, nodeId } = this.deps;
     const sessionId = newId();
-    const approval = await approvals.consume(p, request.approvalId, request, sessionId);
+    const target = { ...request, action: 'terminal' as const };
+    const approval = await approvals.consume(p, request.approvalId, target, sessionId);
     const agent = await db
       .selectFrom('agents')
       .selectAll()
