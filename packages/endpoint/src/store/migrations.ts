@@ -1,5 +1,6 @@
 /** Schema migrations, in order; each runs once per database, on SQLite and PostgreSQL alike. */
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { repositoryMigration } from '@tether/repository';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -261,7 +262,12 @@ const support: Migration = {
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   return {
     async getMigrations() {
-      return { '0001-initial': initial(dialect), '0002-support': support };
+      return {
+        '0001-initial': initial(dialect),
+        '0002-support': support,
+        // The script repository's index tables (packages/repository/src/index/migrations.ts).
+        '0005-repository': repositoryMigration,
+      };
     },
   };
 }
