@@ -51,17 +51,26 @@ describe.each(storeBackends())('publish on $name', (backend) => {
     const files = { 'a.js': 'same', 'b.js': 'same too' };
     await f.publish(alice, manifestOf('acme/x', '1.0.0'), files);
     const next = await f.pack(alice, manifestOf('acme/x', '1.0.1'), { ...files, 'c.js': 'new' });
-    const upload = await f.repo.publisher.begin(alice, next.tag);
-    const missing = await f.repo.publisher.missing(upload, [...next.objects.keys()]);
+    const upload = await f.repo.publisher.begin(alice, next.tag, 'acme/x@1.0.1');
+    const missing = await f.repo.publisher.missing(alice, upload, [...next.objects.keys()]);
     const kinds = missing.map((h) => next.objects.get(h)!.type).sort();
     // new tag, new root tree, new script.json, new c.js; a.js and b.js are already there
     expect(kinds).toEqual(['blob', 'blob', 'tag', 'tree']);
   });
 
+  it("publish - asking what is missing never reveals another package's private objects", async () => {
+    const secret = { 'secret.txt': 'the root password is hunter2' };
+    await f.publish(alice, manifestOf('acme/private', '1.0.0', { visibility: 'owners' }), secret);
+    const probe = await f.pack(bob, manifestOf('bob/probe', '1.0.0', { owners: ['bob'] }), secret);
+    const upload = await f.repo.publisher.begin(bob, probe.tag, 'bob/probe@1.0.0');
+    const missing = await f.repo.publisher.missing(bob, upload, [...probe.objects.keys()]);
+    expect(missing.sort()).toEqual([...probe.objects.keys()].sort());
+  });
+
   it('publish - a publish cut off half way leaves nothing visible, and the retry completes it', async () => {
     const files = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`f${i}.js`, `${i}`]));
     const pack = await f.pack(alice, manifestOf('acme/half', '1.0.0'), files);
-    const first = await f.repo.publisher.begin(alice, pack.tag);
+    const first = await f.repo.publisher.begin(alice, pack.tag, 'acme/half@1.0.0');
     const all = [...pack.objects.keys()];
     for (const hash of all.slice(0, 10)) {
       const o = pack.objects.get(hash)!;
@@ -76,10 +85,14 @@ describe.each(storeBackends())('publish on $name', (backend) => {
     await expect(f.repo.publisher.commit(alice, first)).rejects.toThrow(/the upload is incomplete/);
     expect(await f.repo.store.objects.has(all[0])).toBe(false);
 
-    const retry = await f.repo.publisher.begin(alice, pack.tag);
+    // A new run signs the tag again; the same release resumes the same staging folder.
+    const resigned = await f.pack(alice, manifestOf('acme/half', '1.0.0'), files);
+    const retry = await f.repo.publisher.begin(alice, resigned.tag, 'acme/half@1.0.0');
     expect(retry.id).toBe(first.id);
-    expect((await f.repo.publisher.missing(retry, all)).sort()).toEqual(all.slice(10).sort());
-    const published = await f.upload(alice, pack);
+    const again = [...resigned.objects.keys()];
+    const stillMissing = await f.repo.publisher.missing(alice, retry, again);
+    expect(stillMissing.sort()).toEqual(again.filter((h) => !all.slice(0, 10).includes(h)).sort());
+    const published = await f.upload(alice, resigned);
     expect(published.version).toBe('1.0.0');
     expect((await f.repo.catalog.object(alice, all[0])).type).toBeDefined();
   });

@@ -11,12 +11,12 @@ import type { RepositoryDatabase } from './index/schema.ts';
 import { searchTerms } from './search-terms.ts';
 import { verifySignature, parsePublicKey } from './keys.ts';
 import { canonicalManifest, MANIFEST_FILE, parseManifest, type Manifest } from './manifest.ts';
-import { entryType, parseTree, type ObjectType } from './objects/git-object.ts';
+import { assertHash, entryType, parseTree, type ObjectType } from './objects/git-object.ts';
 import type { LooseObjects, ObjectStore } from './objects/object-store.ts';
 import { PublisherKeys, requirePerson } from './publisher-keys.ts';
 import { parseReleaseTag, type ReleaseTag } from './release.ts';
 import { resolveLock, VersionSource, type LockEntry } from './resolve.ts';
-import { isOwner, type Caller } from './visibility.ts';
+import { isOwner, versionScope, type Caller } from './visibility.ts';
 
 /** One release holds at most this many objects and bytes: a script, not a disk image. */
 export const MAX_RELEASE_OBJECTS = 50_000;
@@ -59,38 +59,80 @@ export class Publisher {
     private readonly log: Logger,
   ) {}
 
-  /** Opens the upload for this person and release tag, or resumes the one already open. */
-  async begin(caller: Caller, tag: string): Promise<Upload> {
+  /**
+   * Opens the upload of `release` (name@version) for this person, or resumes the one already
+   * open: what it staged before stays staged, even if the tag was signed again since.
+   */
+  async begin(caller: Caller, tag: string, release = tag): Promise<Upload> {
     const person = requirePerson(caller);
+    assertHash(tag, 'release tag');
+    if (release.length > 300) throw new TetherError('invalid_request', 'release name too long');
     const now = new Date().toISOString();
     await this.db
       .insertInto('repo_uploads')
       .values({
         id: randomBytes(16).toString('hex'),
         user_id: person.userId,
+        release,
         tag,
         created_at: now,
         updated_at: now,
       })
-      .onConflict((oc) => oc.columns(['user_id', 'tag']).doUpdateSet({ updated_at: now }))
+      .onConflict((oc) => oc.columns(['user_id', 'release']).doUpdateSet({ tag, updated_at: now }))
       .execute();
     const row = await this.db
       .selectFrom('repo_uploads')
-      .select(['id', 'tag', 'user_id'])
+      .select(['id', 'user_id'])
       .where('user_id', '=', person.userId)
-      .where('tag', '=', tag)
+      .where('release', '=', release)
       .executeTakeFirstOrThrow();
-    this.log.debug({ upload: row.id, tag }, 'upload open');
-    return { id: row.id, tag: row.tag, userId: row.user_id, staged: this.store.staging(row.id) };
+    this.log.debug({ upload: row.id, tag, release }, 'upload open');
+    return { id: row.id, tag, userId: row.user_id, staged: this.store.staging(row.id) };
   }
 
-  /** Of `hashes`, those neither in the repository nor already staged for this upload. */
-  async missing(upload: Upload, hashes: readonly string[]): Promise<string[]> {
+  /** Drops uploads untouched for `maxAgeMs` with their staging folders; returns how many. */
+  async sweep(maxAgeMs: number): Promise<number> {
+    const before = new Date(Date.now() - maxAgeMs).toISOString();
+    const stale = await this.db
+      .selectFrom('repo_uploads')
+      .select('id')
+      .where('updated_at', '<', before)
+      .execute();
+    for (const { id } of stale) {
+      await this.store.discard(this.store.staging(id));
+      await this.db.deleteFrom('repo_uploads').where('id', '=', id).execute();
+    }
+    return stale.length;
+  }
+
+  /**
+   * Of `hashes`, those the uploader must send: not staged for this upload, and not held by the
+   * repository in a version the caller may see. An object only a hidden version holds is asked
+   * for like any other, so the answer never tells anyone that a private object exists.
+   */
+  async missing(caller: Caller, upload: Upload, hashes: readonly string[]): Promise<string[]> {
+    const held: string[] = [];
+    for (const hash of hashes) {
+      assertHash(hash);
+      if (await this.store.objects.has(hash)) held.push(hash);
+    }
+    const visible = new Set<string>();
+    for (let i = 0; i < held.length; i += INSERT_CHUNK_ROWS) {
+      const rows = await this.db
+        .selectFrom('repo_object_refs as r')
+        .innerJoin('repo_versions as v', (join) =>
+          join.onRef('v.name', '=', 'r.name').onRef('v.version', '=', 'r.version'),
+        )
+        .select('r.hash')
+        .distinct()
+        .where('r.hash', 'in', held.slice(i, i + INSERT_CHUNK_ROWS))
+        .where(versionScope(caller, 'v'))
+        .execute();
+      rows.forEach((r) => visible.add(r.hash));
+    }
     const missing: string[] = [];
     for (const hash of hashes) {
-      if (!(await this.store.objects.has(hash)) && !(await upload.staged.has(hash))) {
-        missing.push(hash);
-      }
+      if (!visible.has(hash) && !(await upload.staged.has(hash))) missing.push(hash);
     }
     return missing;
   }

@@ -9,6 +9,9 @@ import { ObjectStore } from './objects/object-store.ts';
 import { Publisher } from './publish.ts';
 import { PublisherKeys } from './publisher-keys.ts';
 
+/** An upload nobody touched for a day was abandoned; its staged objects go. */
+const STALE_UPLOAD_MS = 24 * 60 * 60 * 1000;
+
 export interface RepositoryOptions {
   /** Objects live in `<dataDir>/repository`. */
   dataDir: string;
@@ -36,6 +39,8 @@ export class Repository {
   static async open(options: RepositoryOptions): Promise<Repository> {
     const repository = new Repository(options);
     await repository.store.init();
+    const swept = await repository.publisher.sweep(STALE_UPLOAD_MS);
+    if (swept > 0) options.log.info({ uploads: swept }, 'dropped stale uploads');
     return repository;
   }
 }

@@ -75,10 +75,11 @@ export const repositoryMigration: Migration = {
       .createTable('repo_uploads')
       .addColumn('id', 'text', (c) => c.primaryKey())
       .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('release', 'text', (c) => c.notNull())
       .addColumn('tag', 'text', (c) => c.notNull())
       .addColumn('created_at', 'text', (c) => c.notNull())
       .addColumn('updated_at', 'text', (c) => c.notNull())
-      .addUniqueConstraint('repo_uploads_user_tag', ['user_id', 'tag'])
+      .addUniqueConstraint('repo_uploads_user_release', ['user_id', 'release'])
       .execute();
   },
 };

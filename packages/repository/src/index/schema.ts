@@ -79,7 +79,12 @@ export interface RepoKeysTable {
 export interface RepoUploadsTable {
   id: string;
   user_id: string;
-  /** The release tag the upload is for: a retry of the same release resumes the same upload. */
+  /**
+   * `name@version` as the uploader claims it: a retry of the same release resumes the same
+   * staging folder even when its tag was signed again (the commit checks the claim).
+   */
+  release: string;
+  /** The release tag hash most recently offered. */
   tag: string;
   created_at: string;
   updated_at: string;

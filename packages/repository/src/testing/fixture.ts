@@ -99,8 +99,9 @@ export async function openFixture(backend: StoreBackend): Promise<Fixture> {
       return signPack(pack, signer);
     },
     async upload(caller, pack) {
-      const upload = await repo.publisher.begin(caller, pack.tag);
-      for (const hash of await repo.publisher.missing(upload, [...pack.objects.keys()])) {
+      const release = `${pack.manifest.name}@${pack.manifest.version}`;
+      const upload = await repo.publisher.begin(caller, pack.tag, release);
+      for (const hash of await repo.publisher.missing(caller, upload, [...pack.objects.keys()])) {
         const object = pack.objects.get(hash)!;
         await repo.publisher.receive(upload, hash, deflateObject(object.type, object.content));
       }
