@@ -62,6 +62,7 @@ export const AUDIT = {
   terminalRefused: { code: 'T8103E', event: 'terminal.refuse' },
   terminalInputDropped: { code: 'T8104E', event: 'terminal.input_dropped' },
   recordingExported: { code: 'T8105I', event: 'recording.export' },
+  recordingPlayed: { code: 'T8106I', event: 'recording.play' },
 
   accessDenied: { code: 'T9000E', event: 'access.denied' },
 } as const;

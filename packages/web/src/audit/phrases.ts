@@ -61,6 +61,7 @@ export const PHRASES: Record<AuditCode, string> = {
   T8103E: 'was refused a terminal',
   T8104E: 'typed into a terminal they may only watch',
   T8105I: 'exported a recording',
+  T8106I: 'played a recording',
 
   T9000E: 'was denied access',
 };
