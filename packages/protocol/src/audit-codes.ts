@@ -63,6 +63,9 @@ export const AUDIT = {
   terminalInputDropped: { code: 'T8104E', event: 'terminal.input_dropped' },
   recordingExported: { code: 'T8105I', event: 'recording.export' },
   recordingPlayed: { code: 'T8106I', event: 'recording.play' },
+  // The live file socket (T829x): an observer's frames dropped, an observer joining.
+  fileLiveInputDropped: { code: 'T8290E', event: 'files.live.input_dropped' },
+  fileLiveJoined: { code: 'T8291I', event: 'files.live.join' },
 
   accessDenied: { code: 'T9000E', event: 'access.denied' },
 } as const;

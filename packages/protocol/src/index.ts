@@ -8,4 +8,5 @@ export * from './live.ts';
 export * from './install.ts';
 export * from './names.ts';
 export * from './terminal.ts';
+export * from './file-live.ts';
 export * from './agents.ts';

@@ -62,6 +62,8 @@ export const PHRASES: Record<AuditCode, string> = {
   T8104E: 'typed into a terminal they may only watch',
   T8105I: 'exported a recording',
   T8106I: 'played a recording',
+  T8290E: 'tried to edit a file they may only watch',
+  T8291I: 'started watching a file session',
 
   T9000E: 'was denied access',
 };

@@ -1,6 +1,7 @@
 /**
- * A customer's consent prompts, wherever they are in the site: an engineer asks for a terminal
- * on one of their servers, and they accept or deny before the time runs out.
+ * A customer's consent prompts, wherever they are in the site: an engineer asks for a terminal,
+ * file access or a port forward on one of their servers, and they accept or deny before the
+ * time runs out.
  */
 import { useEffect, useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
@@ -19,6 +20,13 @@ import { formatTimeLeft, secondsLeft } from './time-left.ts';
 const PENDING_KEY = ['approvals', 'pending'] as const;
 /** Requests wait minutes for an answer; a 5 s poll is the safety net under the live topic. */
 const PENDING_POLL_MS = 5_000;
+/** What each action asks for, as the prompt's title finishes the sentence "erin asks …". */
+const ASKS: Record<string, string> = {
+  terminal: 'for a terminal',
+  'files.read': 'to browse and read files',
+  'files.write': 'to change files (save, upload, rename, delete)',
+  forward: 'to forward a port from the server',
+};
 
 export function ApprovalPrompts() {
   const user = useUser();
@@ -71,7 +79,7 @@ function Prompt({ approval, now }: { approval: Approval; now: number }) {
         current.filter((a) => a.id !== decided.id),
       ),
   });
-  const what = approval.action === 'terminal' ? 'a terminal' : visibleText(approval.action);
+  const asks = ASKS[approval.action] ?? `for ${visibleText(approval.action)}`;
 
   return (
     <Paper
@@ -85,7 +93,7 @@ function Prompt({ approval, now }: { approval: Approval; now: number }) {
       <Group gap="xs" mb={4} wrap="nowrap">
         <IconShieldLock size={20} aria-hidden />
         <Title order={2} size="h5" id={`approval-${approval.id}`}>
-          {visibleText(approval.requesterName || 'An engineer')} asks for {what}
+          {visibleText(approval.requesterName || 'An engineer')} asks {asks}
         </Title>
       </Group>
       <Text size="sm">

@@ -1,4 +1,7 @@
-/** A customer's say over terminals on their servers: ask each time or not, how long, what's kept. */
+/**
+ * A customer's say over their servers: terminals (ask each time or not, how long, what's kept),
+ * files (reads and writes: ask, allow, or off; which folders), port forwarding, self-service.
+ */
 import { useEffect, useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import {
@@ -16,6 +19,7 @@ import { notifications } from '@mantine/notifications';
 import { api } from '../api/client.ts';
 import type { ConsentPolicy } from '../api/types.ts';
 import { ErrorState, errorAdvice, Loading } from '../common/states.tsx';
+import { AccessModeField, ListField, listProblem } from './policy-fields.tsx';
 
 export function ConsentSettings({ accountId }: { accountId: string }) {
   const client = useQueryClient();
@@ -29,11 +33,19 @@ export function ConsentSettings({ accountId }: { accountId: string }) {
     mutationFn: (next: ConsentPolicy) => api.setConsent(accountId, next),
     onSuccess: (saved) => {
       client.setQueryData(key, saved);
-      notifications.show({ color: 'green', message: 'Terminal consent saved.' });
+      notifications.show({ color: 'green', message: 'Consent settings saved.' });
     },
     onError: (error) =>
       notifications.show({ color: 'red', title: 'Not saved', message: errorAdvice(error) }),
   });
+
+  const problems = draft
+    ? [
+        listProblem(draft.pathAllow, 'path'),
+        listProblem(draft.pathDeny, 'path'),
+        listProblem(draft.forwardTargets, 'target'),
+      ].filter((p): p is string => p !== null)
+    : [];
 
   return (
     <Paper withBorder p="md" component="section" aria-labelledby="consent-title">
@@ -52,7 +64,7 @@ export function ConsentSettings({ accountId }: { accountId: string }) {
         <form
           onSubmit={(event) => {
             event.preventDefault();
-            save.mutate(draft);
+            if (problems.length === 0) save.mutate(draft);
           }}
         >
           <Stack gap="sm">
@@ -87,11 +99,65 @@ export function ConsentSettings({ accountId }: { accountId: string }) {
               checked={draft.recordInput}
               onChange={(e) => setDraft({ ...draft, recordInput: e.currentTarget.checked })}
             />
+            <Title order={3} size="h5" mt="sm">
+              Files
+            </Title>
+            <AccessModeField
+              label="When an engineer wants to browse and read files"
+              value={draft.fileReadMode}
+              onChange={(fileReadMode) => setDraft({ ...draft, fileReadMode })}
+              verb="read"
+            />
+            <AccessModeField
+              label="When an engineer wants to change files (save, upload, rename, delete, change modes)"
+              value={draft.fileWriteMode}
+              onChange={(fileWriteMode) => setDraft({ ...draft, fileWriteMode })}
+              verb="change"
+            />
+            <ListField
+              label="Only these folders (one absolute path per line)"
+              description="Leave empty to allow every folder. Symbolic links are followed before checking."
+              placeholder={'/var/www\n/etc/nginx'}
+              value={draft.pathAllow}
+              kind="path"
+              onChange={(pathAllow) => setDraft({ ...draft, pathAllow })}
+            />
+            <ListField
+              label="Never these folders (one absolute path per line)"
+              description="Refused even inside an allowed folder."
+              placeholder={'/etc/shadow\n/root'}
+              value={draft.pathDeny}
+              kind="path"
+              onChange={(pathDeny) => setDraft({ ...draft, pathDeny })}
+            />
+            <Title order={3} size="h5" mt="sm">
+              Port forwarding
+            </Title>
+            <AccessModeField
+              label="When an engineer wants to forward a port from the server"
+              value={draft.forwardMode}
+              onChange={(forwardMode) => setDraft({ ...draft, forwardMode })}
+              verb="forward"
+            />
+            <ListField
+              label="Only these targets (one per line: host:port or host:*)"
+              description="Leave empty to allow any target; link-local and cloud metadata addresses must be listed to be reachable."
+              placeholder={'127.0.0.1:5432\ndb.internal:*'}
+              value={draft.forwardTargets}
+              kind="target"
+              onChange={(forwardTargets) => setDraft({ ...draft, forwardTargets })}
+            />
+            <Switch
+              mt="sm"
+              label="Let people of my account use files and port forwarding on our servers themselves"
+              checked={draft.selfService}
+              onChange={(e) => setDraft({ ...draft, selfService: e.currentTarget.checked })}
+            />
             <Group justify="space-between">
               <Text size="xs" c="dimmed">
                 Applies to every server of your account.
               </Text>
-              <Button type="submit" loading={save.isPending}>
+              <Button type="submit" loading={save.isPending} disabled={problems.length > 0}>
                 Save consent settings
               </Button>
             </Group>
