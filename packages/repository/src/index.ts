@@ -8,3 +8,17 @@ export { parseManifest, type Manifest, type Visibility } from './manifest.ts';
 export { packFolder, signPack, type Pack, type SignedPack } from './pack.ts';
 export { generatePublisherKey, loadPrivateKey, parsePublicKey } from './keys.ts';
 export { isHash } from './objects/git-object.ts';
+export { repositoryRoutes, API_PREFIX, type Authenticate, type RouteTable } from './http/routes.ts';
+export { registerSync } from './sync/server.ts';
+export { SyncClient, type FetchResult } from './sync/client.ts';
+export { SYNC_PATH, SYNC_PROTOCOL } from './sync/protocol.ts';
+export { walkObjects } from './sync/walk.ts';
+export { LooseObjects, ObjectStore, decodeLoose } from './objects/object-store.ts';
+export type { Resolved } from './catalog.ts';
+export type { Published } from './publish.ts';
+export {
+  CALLER_HEADER,
+  forwardCaller,
+  trustedKeys,
+  verifyForwardedCaller,
+} from './forwarded-caller.ts';

@@ -87,6 +87,11 @@ export class LooseObjects {
     return object;
   }
 
+  /** Stores zlib bytes the caller has already decoded and checked with `decodeLoose`. */
+  async putVerified(hash: string, deflated: Buffer): Promise<void> {
+    if (!(await this.has(hash))) await this.#write(hash, deflated);
+  }
+
   async *hashes(): AsyncGenerator<string> {
     for (const prefix of await readdirOrEmpty(this.dir)) {
       if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
