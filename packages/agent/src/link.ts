@@ -13,6 +13,7 @@ import {
 import type { HostKey, Identity } from './identity.ts';
 import { runExec } from './exec-runner.ts';
 import { hangUpAll, servePty } from './pty-session.ts';
+import { serveForwards } from './forward/forward-server.ts';
 import type { IPty } from '@lydell/node-pty';
 
 /** Backoff: full jitter over an exponential ceiling ("Exponential Backoff And Jitter", AWS). */
@@ -148,6 +149,7 @@ export class AgentLink extends EventEmitter<LinkEvents> {
       this.log.info('connected to endpoint');
       this.emit('state', 'connected', {});
       client.on('session', (accept) => this.handleSession(accept(), ptys));
+      serveForwards(client, this.log);
     });
     client.on('error', (error) => this.log.debug({ err: error }, 'ssh error'));
     client.on('close', () => {

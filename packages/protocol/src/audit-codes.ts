@@ -4,7 +4,7 @@
  * Numbering: `T` + four digits + `I` (the action happened) or `E` (it was refused or failed).
  * The first digit is the area: 1 people and sign-in, 2 agents and their link, 3 commands,
  * 4 join tokens, 5 accounts, 6 the audit log itself, 7 tickets and chat, 8 consent and
- * terminal sessions, 9 access denied by visibility or role. Codes are never reused;
+ * terminal sessions (83xx port forwards), 9 access denied by visibility or role. Codes are never reused;
  * a retired code stays here, marked as such.
  */
 export const AUDIT = {
@@ -62,6 +62,13 @@ export const AUDIT = {
   terminalRefused: { code: 'T8103E', event: 'terminal.refuse' },
   terminalInputDropped: { code: 'T8104E', event: 'terminal.input_dropped' },
   recordingExported: { code: 'T8105I', event: 'recording.export' },
+  forwardOpened: { code: 'T8300I', event: 'forward.open' },
+  forwardRefused: { code: 'T8300E', event: 'forward.refuse' },
+  forwardEnded: { code: 'T8301I', event: 'forward.end' },
+  forwardConnectionStarted: { code: 'T8310I', event: 'forward.connection.start' },
+  forwardConnectionFailed: { code: 'T8310E', event: 'forward.connection.fail' },
+  forwardConnectionEnded: { code: 'T8311I', event: 'forward.connection.end' },
+  forwardConnectionInterrupted: { code: 'T8311E', event: 'forward.connection.interrupted' },
 
   accessDenied: { code: 'T9000E', event: 'access.denied' },
 } as const;
