@@ -6,6 +6,7 @@
  * 4 join tokens, 5 accounts, 6 the audit log itself, 7 tickets and chat, 8 consent and
  * terminal sessions, 9 access denied by visibility or role. Within an area, the second digit
  * may name a feature: 35xx the script repository. Codes are never reused;
+ * terminal sessions (83xx port forwards), 9 access denied by visibility or role. Codes are never reused;
  * a retired code stays here, marked as such.
  */
 export const AUDIT = {
@@ -78,6 +79,13 @@ export const AUDIT = {
   // The live file socket (T829x): an observer's frames dropped, an observer joining.
   fileLiveInputDropped: { code: 'T8290E', event: 'files.live.input_dropped' },
   fileLiveJoined: { code: 'T8291I', event: 'files.live.join' },
+  forwardOpened: { code: 'T8300I', event: 'forward.open' },
+  forwardRefused: { code: 'T8300E', event: 'forward.refuse' },
+  forwardEnded: { code: 'T8301I', event: 'forward.end' },
+  forwardConnectionStarted: { code: 'T8310I', event: 'forward.connection.start' },
+  forwardConnectionFailed: { code: 'T8310E', event: 'forward.connection.fail' },
+  forwardConnectionEnded: { code: 'T8311I', event: 'forward.connection.end' },
+  forwardConnectionInterrupted: { code: 'T8311E', event: 'forward.connection.interrupted' },
 
   accessDenied: { code: 'T9000E', event: 'access.denied' },
 } as const;

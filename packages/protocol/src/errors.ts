@@ -17,6 +17,8 @@ export const ERROR_STATUS = {
   agent_revoked: 410,
   rate_limited: 429,
   timeout: 504,
+  /** A forward's target refused the connection, did not answer, or has no address. */
+  target_unreachable: 502,
   unavailable: 503,
   internal: 500,
 } as const;

@@ -451,6 +451,7 @@ const ACTION_RULES: Array<[Action, Reach, Reach, Reach, Reach]> = [
   ['files.read.request', 'all', 'all', 'all', 'none'],
   ['files.write.request', 'all', 'all', 'all', 'none'],
   ['forward.request', 'all', 'all', 'all', 'none'],
+  ['forward.open', 'all', 'all', 'all', 'own'],
 ];
 
 const TARGETS = [

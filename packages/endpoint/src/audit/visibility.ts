@@ -40,7 +40,8 @@ export type Action =
   | 'terminal.request'
   | 'files.read.request'
   | 'files.write.request'
-  | 'forward.request';
+  | 'forward.request'
+  | 'forward.open';
 
 /** How far a role's right reaches: every account, only the caller's own account, or nowhere. */
 type Reach = 'all' | 'own' | 'none';
@@ -72,6 +73,8 @@ const RULES: Record<Action, Record<Role, Reach>> = {
   'files.read.request': { admin: 'all', manager: 'all', engineer: 'all', customer: 'none' },
   'files.write.request': { admin: 'all', manager: 'all', engineer: 'all', customer: 'none' },
   'forward.request': { admin: 'all', manager: 'all', engineer: 'all', customer: 'none' },
+  // Customers forward on their own servers only when the account's policy enables self-service.
+  'forward.open': { admin: 'all', manager: 'all', engineer: 'all', customer: 'own' },
 };
 
 type Scope<T extends keyof Database> = (eb: ExpressionBuilder<Database, T>) => Expression<SqlBool>;
@@ -273,6 +276,29 @@ export function canDriveTerminal(p: Principal, session: { engineer_id: string })
   return p.userId === session.engineer_id && p.role !== 'customer';
 }
 
+/**
+ * Port forwards, like terminal sessions: the account's customers, the person who opened it and
+ * their managers, and admins see it; its person, the account's customers and admins may end it.
+ */
+export function canSeeForward(p: Principal, f: { account_id: string; user_id: string }): boolean {
+  return canWatchTerminal(p, { account_id: f.account_id, engineer_id: f.user_id });
+}
+
+export function forwardScope(p: Principal): Scope<'forwards'> {
+  return accountOrTeam(p, 'user_id');
+}
+
+export function canEndForward(p: Principal, f: { account_id: string; user_id: string }): boolean {
+  if (p.role === 'admin') return true;
+  if (p.role === 'customer') return ownAccount(p, f.account_id);
+  return p.userId === f.user_id;
+}
+
+/** Opening connections through a forward, or holding it: the person who opened it, alone. */
+export function canUseForward(p: Principal, f: { user_id: string }): boolean {
+  return p.userId === f.user_id;
+}
+
 /** `db.selectFrom('users').where(userScope(p))`: staff see everyone, customers their account's. */
 export function userScope(p: Principal): Scope<'users'> {
   return (eb) =>
@@ -283,9 +309,9 @@ export function userScope(p: Principal): Scope<'users'> {
  * The common shape for a person's work on an account: admins everything, customers their
  * account's, staff what they or their reports did (`column` names the person).
  */
-function accountOrTeam<T extends 'approval_requests' | 'terminal_sessions'>(
+function accountOrTeam<T extends 'approval_requests' | 'terminal_sessions' | 'forwards'>(
   p: Principal,
-  column: 'requester_id' | 'engineer_id',
+  column: 'requester_id' | 'engineer_id' | 'user_id',
 ): Scope<T> {
   return (eb) => {
     const person = eb.ref(column as never) as Expression<string>;

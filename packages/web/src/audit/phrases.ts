@@ -75,6 +75,13 @@ export const PHRASES: Record<AuditCode, string> = {
   T8106I: 'played a recording',
   T8290E: 'tried to edit a file they may only watch',
   T8291I: 'started watching a file session',
+  T8300I: 'opened a port forward',
+  T8300E: 'was refused a port forward',
+  T8301I: 'ended a port forward',
+  T8310I: 'opened a connection through a port forward',
+  T8310E: 'could not open a connection through a port forward',
+  T8311I: 'closed a connection through a port forward',
+  T8311E: 'had a connection through a port forward cut off',
 
   T9000E: 'was denied access',
 };
