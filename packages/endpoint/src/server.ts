@@ -35,6 +35,8 @@ import { serveRemoteTerminals } from './terminal/remote-terminal.ts';
 import { TerminalService } from './terminal/terminal-service.ts';
 import { terminalRoutes } from './terminal/terminal-routes.ts';
 import { terminalSockets } from './terminal/terminal-socket.ts';
+import { FileService } from './files/file-service.ts';
+import { fileRoutes } from './files/file-routes.ts';
 import { Api } from './http/api.ts';
 import { LiveTopics } from './live/live-topics.ts';
 import { liveRoutes } from './live/live-routes.ts';
@@ -138,6 +140,17 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     dataDir,
     log: nodeLog.child({ module: 'terminal' }),
   });
+  const files = new FileService({
+    db: store.db,
+    bus,
+    hub,
+    audit,
+    approvals,
+    guard,
+    nodeId,
+    dataDir,
+    log: nodeLog.child({ module: 'files' }),
+  });
   const secure = Boolean(options.tlsCert);
   const services: Services = {
     db: store.db,
@@ -150,6 +163,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     exec,
     approvals,
     terminals,
+    files,
     auth: new Authenticator(store.db),
     live: new LiveTopics(),
     endpointKey,
@@ -202,6 +216,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
   consentRoutes(api, services);
   terminalRoutes(api, services);
   terminalSockets(app, services);
+  fileRoutes(api, app, services);
   ticketRoutes(api, services);
   chatRoutes(api, app, services);
   liveRoutes(app, services);
@@ -253,6 +268,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
         stopTerminalRelay();
         approvals.stop();
         await terminals.stop();
+        await files.stop();
         await hub.stop();
         await app.close();
         await bus.close();

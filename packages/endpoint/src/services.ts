@@ -14,6 +14,7 @@ import type { LiveTopics } from './live/live-topics.ts';
 import type { ExecService } from './exec/exec-service.ts';
 import type { Approvals } from './consent/approvals.ts';
 import type { TerminalService } from './terminal/terminal-service.ts';
+import type { FileService } from './files/file-service.ts';
 import type { Database } from './store/schema.ts';
 
 export interface Services {
@@ -27,6 +28,8 @@ export interface Services {
   exec: ExecService;
   approvals: Approvals;
   terminals: TerminalService;
+  /** File sessions: consent, channels to agents, audit, history and live events (issue 4). */
+  files: FileService;
   auth: Authenticator;
   /** Topics of the live socket; each feature adds its own. */
   live: LiveTopics;

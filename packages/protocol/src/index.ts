@@ -9,3 +9,4 @@ export * from './install.ts';
 export * from './names.ts';
 export * from './terminal.ts';
 export * from './agents.ts';
+export * from './files.ts';
