@@ -38,6 +38,8 @@ import { terminalSockets } from './terminal/terminal-socket.ts';
 import { ForwardService } from './forward/forward-service.ts';
 import { forwardRoutes } from './forward/forward-routes.ts';
 import { serveRemoteForwards } from './forward/forward-relay.ts';
+import { FileService } from './files/file-service.ts';
+import { fileRoutes } from './files/file-routes.ts';
 import { Api } from './http/api.ts';
 import { LiveTopics } from './live/live-topics.ts';
 import { liveRoutes } from './live/live-routes.ts';
@@ -162,6 +164,17 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     nodeId,
     log: nodeLog.child({ module: 'forward' }),
   });
+  const files = new FileService({
+    db: store.db,
+    bus,
+    hub,
+    audit,
+    approvals,
+    guard,
+    nodeId,
+    dataDir,
+    log: nodeLog.child({ module: 'files' }),
+  });
   const secure = Boolean(options.tlsCert);
   const services: Services = {
     db: store.db,
@@ -176,6 +189,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     terminals,
     repository,
     forwards,
+    files,
     auth: new Authenticator(store.db),
     live: new LiveTopics(),
     endpointKey,
@@ -229,6 +243,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
   terminalRoutes(api, services);
   terminalSockets(app, services);
   forwardRoutes(api, app, services);
+  fileRoutes(api, app, services);
   ticketRoutes(api, services);
   chatRoutes(api, app, services);
   liveRoutes(app, services);
@@ -290,6 +305,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
         approvals.stop();
         await forwards.stop();
         await terminals.stop();
+        await files.stop();
         await hub.stop();
         await app.close();
         await bus.close();

@@ -15,6 +15,7 @@ import type { ExecService } from './exec/exec-service.ts';
 import type { Approvals } from './consent/approvals.ts';
 import type { TerminalService } from './terminal/terminal-service.ts';
 import type { ForwardService } from './forward/forward-service.ts';
+import type { FileService } from './files/file-service.ts';
 import type { Database } from './store/schema.ts';
 import type { RepositoryHost } from './repository/host.ts';
 
@@ -30,6 +31,8 @@ export interface Services {
   approvals: Approvals;
   terminals: TerminalService;
   forwards: ForwardService;
+  /** File sessions: consent, channels to agents, audit, history and live events (issue 4). */
+  files: FileService;
   auth: Authenticator;
   /** The script repository, embedded or forwarded to (`--repository URL`). */
   repository: RepositoryHost;

@@ -9,6 +9,8 @@ export const ERROR_STATUS = {
   conflict: 409,
   gone: 410,
   payload_too_large: 413,
+  /** The server's disk is full (or the upload is larger than its free space). */
+  insufficient_storage: 507,
   token_invalid: 400,
   token_expired: 410,
   token_used: 410,

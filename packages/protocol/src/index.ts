@@ -11,3 +11,4 @@ export * from './terminal.ts';
 export * from './file-live.ts';
 export * from './agents.ts';
 export * from './forward.ts';
+export * from './files.ts';

@@ -249,6 +249,56 @@ export interface ForwardConnectionsTable {
   error_message: string | null;
 }
 
+/** A file session: one person browsing and editing one server's files (issue 4). */
+export interface FileSessionsTable {
+  id: string;
+  agent_id: string;
+  account_id: string;
+  ticket_id: string | null;
+  /** Who opened it: the engineer, or a customer using self-service. Only they operate it. */
+  user_id: string;
+  username: string;
+  read_approval_id: string | null;
+  write_approval_id: string | null;
+  can_write: number;
+  status: 'live' | 'ended';
+  started_at: string;
+  ended_at: string | null;
+  ended_by: string | null;
+  end_reason: string | null;
+  /** JSON array of the allowed folders when it opened, for the site to start in. */
+  roots: string;
+  /** Live state for late joiners: the folder shown and the file open (base64 of raw bytes). */
+  cwd_b64: string | null;
+  open_b64: string | null;
+  open_hash: string | null;
+}
+
+/** History of file work: what was listed, viewed, saved, uploaded, downloaded, changed. */
+export interface FileEventsTable {
+  /** Time-ordered (timeOrderedId), so (created_at, id) pages in write order. */
+  id: string;
+  created_at: string;
+  agent_id: string;
+  account_id: string;
+  ticket_id: string | null;
+  session_id: string;
+  user_id: string;
+  username: string;
+  code: string;
+  kind: string;
+  /** Base64 of the raw path bytes; names need not be UTF-8. */
+  path_b64: string;
+  to_path_b64: string | null;
+  before_hash: string | null;
+  after_hash: string | null;
+  bytes: number | null;
+  /** Saves: the unified diff from before to after. */
+  diff: string | null;
+  /** JSON of kind-specific facts. */
+  detail: string | null;
+}
+
 export interface SettingsTable {
   key: string;
   value: string;
@@ -271,6 +321,8 @@ export interface Database {
   terminal_sessions: TerminalSessionsTable;
   forwards: ForwardsTable;
   forward_connections: ForwardConnectionsTable;
+  file_sessions: FileSessionsTable;
+  file_events: FileEventsTable;
 }
 
 /** Rows as inserted: `seq` is assigned by the database. */
