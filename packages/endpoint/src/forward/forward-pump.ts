@@ -59,9 +59,9 @@ export function pump(
     ws.off('message', onMessage);
     tunnel.off('data', onData);
     if (!tunnel.destroyed) tunnel.destroy();
-    if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) {
-      if (endedBy === 'target') ws.close(1000, 'closed');
-    }
+    // A socket paused for backpressure would never read the client's close frame.
+    ws.resume();
+    if (endedBy === 'target') ws.close(1000, 'closed');
     log.debug({ bytesUp, bytesDown, endedBy, reason }, 'forwarded connection ended');
     settle({ bytesUp, bytesDown, endedBy, reason });
   };
@@ -90,6 +90,8 @@ export function pump(
       );
     clientEof = true;
     tunnel.end();
+    // Nothing but control frames may follow, and an ending stream never emits 'drain'.
+    ws.resume();
   };
   const onData = (chunk: Buffer): void => {
     bytesDown += chunk.length;
