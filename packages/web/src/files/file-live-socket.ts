@@ -24,6 +24,8 @@ export interface LiveFile {
   meta: OpenMeta;
   doc: Y.Doc | null;
   awareness: awarenessProtocol.Awareness | null;
+  /** True once the endpoint's state for this document has arrived (the file as opened). */
+  synced: boolean;
 }
 
 const REMOTE = 'remote';
@@ -48,6 +50,8 @@ export interface FileLiveHandlers {
   onControl(message: FileLiveServerMessage): void;
   /** A new open file (or none): rebind the editor to this document. */
   onFile(file: LiveFile | null): void;
+  /** The open document holds the file's content now: what "unsaved changes" compare with. */
+  onSynced?(file: LiveFile): void;
   onStatus(status: LiveStatus, close?: { code: number; reason: string }): void;
 }
 
@@ -162,13 +166,17 @@ export class FileLiveConnection {
     try {
       if (frame[0] === FILE_LIVE_AWARENESS)
         return awarenessProtocol.applyAwarenessUpdate(file.awareness, body, REMOTE);
-      if (frame[0] === FILE_LIVE_SYNC)
-        syncProtocol.readSyncMessage(
-          decoding.createDecoder(body),
-          encoding.createEncoder(),
-          file.doc,
-          REMOTE,
-        );
+      if (frame[0] !== FILE_LIVE_SYNC) return;
+      syncProtocol.readSyncMessage(
+        decoding.createDecoder(body),
+        encoding.createEncoder(),
+        file.doc,
+        REMOTE,
+      );
+      if (!file.synced) {
+        file.synced = true;
+        this.#options.onSynced?.(file);
+      }
     } catch {
       // A frame this document cannot read (it raced a new `open`): the next state fixes it.
     }
@@ -177,7 +185,7 @@ export class FileLiveConnection {
   /** A new document for `open`; the editor's own edits and cursor go out as they happen. */
   #fresh(message: Extract<FileLiveServerMessage, { type: 'open' }>): LiveFile {
     const { type: _type, ...meta } = message;
-    if (!meta.shared) return { meta, doc: null, awareness: null };
+    if (!meta.shared) return { meta, doc: null, awareness: null, synced: true };
     const doc = new Y.Doc();
     const awareness = new awarenessProtocol.Awareness(doc);
     awareness.setLocalStateField('user', this.#options.user);
@@ -203,7 +211,7 @@ export class FileLiveConnection {
         this.#binaryOut(frame);
       },
     );
-    return { meta, doc, awareness };
+    return { meta, doc, awareness, synced: false };
   }
 
   #setFile(file: LiveFile | null): void {

@@ -1,25 +1,6 @@
 /** Which highlighting a file gets, by its name and folder; unknown files stay plain text. */
 import type { Extension } from '@codemirror/state';
-import { StreamLanguage } from '@codemirror/language';
-import { javascript } from '@codemirror/lang-javascript';
-import { json } from '@codemirror/lang-json';
-import { markdown } from '@codemirror/lang-markdown';
-import { python } from '@codemirror/lang-python';
-import { yaml } from '@codemirror/lang-yaml';
-import { css } from '@codemirror/legacy-modes/mode/css';
-import { diff } from '@codemirror/legacy-modes/mode/diff';
-import { dockerFile } from '@codemirror/legacy-modes/mode/dockerfile';
-import { go } from '@codemirror/legacy-modes/mode/go';
-import { lua } from '@codemirror/legacy-modes/mode/lua';
-import { nginx } from '@codemirror/legacy-modes/mode/nginx';
-import { perl } from '@codemirror/legacy-modes/mode/perl';
-import { properties } from '@codemirror/legacy-modes/mode/properties';
-import { ruby } from '@codemirror/legacy-modes/mode/ruby';
-import { rust } from '@codemirror/legacy-modes/mode/rust';
-import { shell } from '@codemirror/legacy-modes/mode/shell';
-import { standardSQL } from '@codemirror/legacy-modes/mode/sql';
-import { toml } from '@codemirror/legacy-modes/mode/toml';
-import { html, xml } from '@codemirror/legacy-modes/mode/xml';
+import { StreamLanguage, type StreamParser } from '@codemirror/language';
 
 export type LanguageName =
   | 'javascript'
@@ -112,52 +93,58 @@ export function languageNameFor(path: string): LanguageName {
   return 'text';
 }
 
-export function languageFor(path: string): Extension {
-  const stream = (parser: Parameters<typeof StreamLanguage.define>[0]) =>
-    StreamLanguage.define(parser);
+/**
+ * The highlighting for `path`, loaded on demand so the editor's first chunk stays small; each
+ * language is its own chunk, fetched the first time a file of its kind opens.
+ */
+export async function loadLanguage(path: string): Promise<Extension> {
+  const stream = (parser: StreamParser<unknown>) => StreamLanguage.define(parser);
   switch (languageNameFor(path)) {
     case 'javascript':
-      return javascript({ jsx: true });
+      return (await import('@codemirror/lang-javascript')).javascript({ jsx: true });
     case 'typescript':
-      return javascript({ typescript: true, jsx: path.endsWith('x') });
+      return (await import('@codemirror/lang-javascript')).javascript({
+        typescript: true,
+        jsx: path.endsWith('x'),
+      });
     case 'json':
-      return json();
+      return (await import('@codemirror/lang-json')).json();
     case 'markdown':
-      return markdown();
+      return (await import('@codemirror/lang-markdown')).markdown();
     case 'python':
-      return python();
+      return (await import('@codemirror/lang-python')).python();
     case 'yaml':
-      return yaml();
+      return (await import('@codemirror/lang-yaml')).yaml();
     case 'css':
-      return stream(css);
+      return stream((await import('@codemirror/legacy-modes/mode/css')).css);
     case 'diff':
-      return stream(diff);
+      return stream((await import('@codemirror/legacy-modes/mode/diff')).diff);
     case 'dockerfile':
-      return stream(dockerFile);
+      return stream((await import('@codemirror/legacy-modes/mode/dockerfile')).dockerFile);
     case 'go':
-      return stream(go);
+      return stream((await import('@codemirror/legacy-modes/mode/go')).go);
     case 'html':
-      return stream(html);
+      return stream((await import('@codemirror/legacy-modes/mode/xml')).html);
     case 'ini':
-      return stream(properties);
+      return stream((await import('@codemirror/legacy-modes/mode/properties')).properties);
     case 'lua':
-      return stream(lua);
+      return stream((await import('@codemirror/legacy-modes/mode/lua')).lua);
     case 'nginx':
-      return stream(nginx);
+      return stream((await import('@codemirror/legacy-modes/mode/nginx')).nginx);
     case 'perl':
-      return stream(perl);
+      return stream((await import('@codemirror/legacy-modes/mode/perl')).perl);
     case 'ruby':
-      return stream(ruby);
+      return stream((await import('@codemirror/legacy-modes/mode/ruby')).ruby);
     case 'rust':
-      return stream(rust);
+      return stream((await import('@codemirror/legacy-modes/mode/rust')).rust);
     case 'shell':
-      return stream(shell);
+      return stream((await import('@codemirror/legacy-modes/mode/shell')).shell);
     case 'sql':
-      return stream(standardSQL);
+      return stream((await import('@codemirror/legacy-modes/mode/sql')).standardSQL);
     case 'toml':
-      return stream(toml);
+      return stream((await import('@codemirror/legacy-modes/mode/toml')).toml);
     case 'xml':
-      return stream(xml);
+      return stream((await import('@codemirror/legacy-modes/mode/xml')).xml);
     case 'text':
       return [];
   }
