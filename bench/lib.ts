@@ -149,12 +149,28 @@ export interface EndpointProcess {
 }
 
 /** Starts `tether serve` on loopback; port 0 picks a free port the first time. */
+/**
+ * Extra Node flags for the endpoint only, e.g. TETHER_BENCH_ENDPOINT_ARGS="--cpu-prof
+ * --cpu-prof-dir=/tmp/prof" to see where its time goes during a scenario.
+ */
+const ENDPOINT_NODE_ARGS = (process.env.TETHER_BENCH_ENDPOINT_ARGS ?? '')
+  .split(/\s+/)
+  .filter(Boolean);
+
 export async function startEndpointProcess(dataDir: string, port = 0): Promise<EndpointProcess> {
   const logFile = join(dataDir, `endpoint-${Date.now()}.log`);
   const child = spawnTracked(
     'endpoint',
     process.execPath,
-    [TETHER_CLI, 'serve', '--data', dataDir, '--listen', `${LOOPBACK}:${port}`],
+    [
+      ...ENDPOINT_NODE_ARGS,
+      TETHER_CLI,
+      'serve',
+      '--data',
+      dataDir,
+      '--listen',
+      `${LOOPBACK}:${port}`,
+    ],
     { logFile, pipeStderr: true },
   );
   let stderr = '';

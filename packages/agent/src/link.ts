@@ -13,7 +13,9 @@ import {
 import type { HostKey, Identity } from './identity.ts';
 import { runExec } from './exec-runner.ts';
 import { hangUpAll, servePty } from './pty-session.ts';
+import { closeChannels, serveSftp } from './files/sftp-server.ts';
 import type { IPty } from '@lydell/node-pty';
+import type { Duplex } from 'node:stream';
 
 /** Backoff: full jitter over an exponential ceiling ("Exponential Backoff And Jitter", AWS). */
 const BACKOFF_BASE_MS = 1_000;
@@ -40,6 +42,8 @@ export class AgentLink extends EventEmitter<LinkEvents> {
   private socket: WebSocket | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private readonly endpointKey: ParsedKey;
+  /** The current connection's file channels; ssh2 may not close them when the link goes. */
+  private readonly fileChannels = new Set<Duplex>();
 
   constructor(
     private readonly identity: Identity,
@@ -103,6 +107,7 @@ export class AgentLink extends EventEmitter<LinkEvents> {
     socket.on('close', (code) => {
       clearTimeout(heartbeat);
       hangUpAll(ptys);
+      closeChannels(this.fileChannels);
       if (Date.now() - openedAt > STABLE_LINK_MS) this.attempt = 0;
       if (code === AGENT_CLOSE_REPLACED) {
         this.log.warn('another agent with this identity connected; waiting the longest backoff');
@@ -152,6 +157,7 @@ export class AgentLink extends EventEmitter<LinkEvents> {
     client.on('error', (error) => this.log.debug({ err: error }, 'ssh error'));
     client.on('close', () => {
       hangUpAll(ptys);
+      closeChannels(this.fileChannels);
       socket.terminate();
     });
   }
@@ -163,6 +169,14 @@ export class AgentLink extends EventEmitter<LinkEvents> {
       accept?.();
     });
     servePty(session, env, ptys, this.log);
+    session.on('subsystem', (accept, reject, info) => {
+      // The filesystem API (DESIGN.md): SFTP, with the session's path policy sent first.
+      if (info.name !== 'sftp') return reject?.();
+      const channel = accept();
+      this.fileChannels.add(channel);
+      channel.once('close', () => this.fileChannels.delete(channel));
+      serveSftp(channel, { log: this.log });
+    });
     session.on('exec', (accept, _reject, info) => {
       const channel = accept();
       // Spawning blocks this process for a few ms; let the reply to the request leave first.

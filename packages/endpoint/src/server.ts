@@ -40,6 +40,7 @@ import { LiveTopics } from './live/live-topics.ts';
 import { liveRoutes } from './live/live-routes.ts';
 import { errorBody, installErrorHandling } from './http/errors.ts';
 import { openStore } from './store/store.ts';
+import { openRepositoryHost, repositoryEndpointRoutes } from './repository/host.ts';
 import type { Services } from './services.ts';
 
 /** JSON bodies: the largest legal one is an exec with 1 MiB of stdin. */
@@ -62,6 +63,8 @@ export interface EndpointOptions {
   logger?: Logger;
   /** The audit HMAC key; defaults to `<dataDir>/audit.key`, made on first start. */
   auditKeyFile?: string;
+  /** A separate script repository (`tether repository serve`); embedded when unset. */
+  repositoryUrl?: string;
   /** Where `npm run build:agent` put the executables; defaults to the repo's dist/agent. */
   distDir?: string;
 }
@@ -138,6 +141,14 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     dataDir,
     log: nodeLog.child({ module: 'terminal' }),
   });
+  const repository = await openRepositoryHost({
+    dataDir,
+    db: store.db,
+    audit,
+    endpointKey,
+    remoteUrl: options.repositoryUrl,
+    log: nodeLog,
+  });
   const secure = Boolean(options.tlsCert);
   const services: Services = {
     db: store.db,
@@ -150,6 +161,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     exec,
     approvals,
     terminals,
+    repository,
     auth: new Authenticator(store.db),
     live: new LiveTopics(),
     endpointKey,
@@ -205,6 +217,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
   ticketRoutes(api, services);
   chatRoutes(api, app, services);
   liveRoutes(app, services);
+  repositoryEndpointRoutes(api, app, services);
   await registerDownloads(app, {
     distDir: options.distDir ?? resolve(import.meta.dirname, '../../../dist/agent'),
     publicUrl: services.publicUrl,

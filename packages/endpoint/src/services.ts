@@ -15,6 +15,7 @@ import type { ExecService } from './exec/exec-service.ts';
 import type { Approvals } from './consent/approvals.ts';
 import type { TerminalService } from './terminal/terminal-service.ts';
 import type { Database } from './store/schema.ts';
+import type { RepositoryHost } from './repository/host.ts';
 
 export interface Services {
   db: Kysely<Database>;
@@ -28,6 +29,8 @@ export interface Services {
   approvals: Approvals;
   terminals: TerminalService;
   auth: Authenticator;
+  /** The script repository, embedded or forwarded to (`--repository URL`). */
+  repository: RepositoryHost;
   /** Topics of the live socket; each feature adds its own. */
   live: LiveTopics;
   endpointKey: EndpointKey;

@@ -4,7 +4,8 @@
  * Numbering: `T` + four digits + `I` (the action happened) or `E` (it was refused or failed).
  * The first digit is the area: 1 people and sign-in, 2 agents and their link, 3 commands,
  * 4 join tokens, 5 accounts, 6 the audit log itself, 7 tickets and chat, 8 consent and
- * terminal sessions, 9 access denied by visibility or role. Codes are never reused;
+ * terminal sessions, 9 access denied by visibility or role. Within an area, the second digit
+ * may name a feature: 35xx the script repository. Codes are never reused;
  * a retired code stays here, marked as such.
  */
 export const AUDIT = {
@@ -34,6 +35,17 @@ export const AUDIT = {
   execInterrupted: { code: 'T3002E', event: 'exec.interrupted' },
   execBatch: { code: 'T3003I', event: 'exec.batch' },
 
+  scriptPublished: { code: 'T3500I', event: 'script.publish' },
+  scriptPublishRefused: { code: 'T3500E', event: 'script.publish' },
+  scriptYanked: { code: 'T3501I', event: 'script.yank' },
+  scriptDeprecated: { code: 'T3502I', event: 'script.deprecate' },
+  publisherKeyAdded: { code: 'T3503I', event: 'publisher_key.add' },
+  publisherKeyRemoved: { code: 'T3504I', event: 'publisher_key.remove' },
+  scriptHidden: { code: 'T3505E', event: 'script.hidden' },
+  scriptRefused: { code: 'T3506E', event: 'script.refuse' },
+  scriptFetchedByAgent: { code: 'T3507I', event: 'script.agent_fetch' },
+  scriptAgentFetchRefused: { code: 'T3507E', event: 'script.agent_fetch' },
+
   joinTokenCreated: { code: 'T4000I', event: 'join_token.create' },
   joinTokenRevoked: { code: 'T4001I', event: 'join_token.revoke' },
   joinTokensListed: { code: 'T4002I', event: 'join_token.list' },
@@ -62,6 +74,7 @@ export const AUDIT = {
   terminalRefused: { code: 'T8103E', event: 'terminal.refuse' },
   terminalInputDropped: { code: 'T8104E', event: 'terminal.input_dropped' },
   recordingExported: { code: 'T8105I', event: 'recording.export' },
+  recordingPlayed: { code: 'T8106I', event: 'recording.play' },
   // The live file socket (T829x): an observer's frames dropped, an observer joining.
   fileLiveInputDropped: { code: 'T8290E', event: 'files.live.input_dropped' },
   fileLiveJoined: { code: 'T8291I', event: 'files.live.join' },

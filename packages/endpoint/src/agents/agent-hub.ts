@@ -21,6 +21,7 @@ import { errorBody } from '../http/errors.ts';
 import { RateLimiter } from '../http/rate-limit.ts';
 import { parseAgentPublicKey, type EndpointKey } from './endpoint-key.ts';
 import { channelStream, type ExecStream } from '../exec/exec-stream.ts';
+import { SftpClient } from '@tether/protocol/sftp';
 
 /** Pings go out this often; a link that misses two in a row is dead (found within 30 s). */
 export const HEARTBEAT_INTERVAL_MS = 10_000;
@@ -156,6 +157,29 @@ export class AgentHub {
         refused(error);
       }
     });
+  }
+
+  /**
+   * Opens the SFTP subsystem on a locally connected agent. The agent serves nothing until the
+   * caller sends the session's policy (`SftpClient.policy`).
+   */
+  sftp(agentId: string): Promise<SftpClient> {
+    const link = this.links.get(agentId);
+    if (!link) return Promise.reject(new TetherError('agent_offline', 'agent is offline'));
+    return new Promise<ClientChannel>((resolve, reject) => {
+      const refused = (cause: unknown): void =>
+        reject(new TetherError('agent_offline', 'agent did not open a file channel', { cause }));
+      try {
+        link.ssh.subsys('sftp', (error, channel) => (error ? refused(error) : resolve(channel)));
+      } catch (error) {
+        // ssh2 throws "Not connected" synchronously while the link is closing.
+        refused(error);
+      }
+    }).then((channel) =>
+      SftpClient.start(channel).catch((cause: unknown) => {
+        throw new TetherError('agent_offline', 'agent did not start the file channel', { cause });
+      }),
+    );
   }
 
   /** Closes every link, as on shutdown; agents reconnect to whichever endpoint answers. */

@@ -1,5 +1,6 @@
 /** Schema migrations, in order; each runs once per database, on SQLite and PostgreSQL alike. */
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { repositoryMigration } from '@tether/repository';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -285,6 +286,8 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
         '0001-initial': initial(dialect),
         '0002-support': support,
         '0003-access-policy': accessPolicy,
+        // The script repository's index tables (packages/repository/src/index/migrations.ts).
+        '0005-repository': repositoryMigration,
       };
     },
   };

@@ -9,6 +9,7 @@ import type { Principal } from '../auth/principal.ts';
 import type { Api } from '../http/api.ts';
 import type { Services } from '../services.ts';
 import type { TerminalSessionsTable } from '../store/schema.ts';
+import { parseView, playbackIndex, playbackSegment, type RecordingFiles } from './playback.ts';
 import { TERMINAL_EVENT_SUBJECT } from './terminal-service.ts';
 
 const IdParams = z.object({ id: z.string().min(1).max(64) });
@@ -19,6 +20,15 @@ const ListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 const EndBody = z.strictObject({ reason: z.string().max(200).optional() }).optional();
+const SegmentQuery = z.strictObject({
+  at: z
+    .string()
+    .max(32)
+    .regex(/^-?\d+(\.\d+)?$/, 'expected seconds, a number')
+    .transform(Number)
+    .pipe(z.number().min(0, 'seconds from the start, not negative')),
+  view: z.string().max(40).optional(),
+});
 
 export function terminalRoutes(api: Api, s: Services): void {
   s.live.add({
@@ -117,6 +127,58 @@ export function terminalRoutes(api: Api, s: Services): void {
 
   api.route({
     method: 'GET',
+    url: '/api/v1/terminals/:id/playback',
+    summary:
+      'The recording cut at its keyframes, for asciinema-player ({url, format: "segmented"}): ' +
+      '{version: 1, duration, term, markers, segments: [{start, url}]}',
+    tag: 'terminals',
+    params: IdParams,
+    handler: async ({ params, principal }) => {
+      const row = await visible(s, principal, params.id, 'recording.play');
+      const files = recordingFiles(s, row);
+      if (!existsSync(files.cast)) throw new TetherError('not_found', 'the recording is missing');
+      const index = await playbackIndex(
+        files,
+        (at, view) =>
+          `/api/v1/terminals/${encodeURIComponent(row.id)}/playback/segment?at=${at}&view=${view}`,
+      );
+      await s.audit.append({
+        kind: 'recordingPlayed',
+        actor: actorOf(principal),
+        accountId: row.account_id,
+        agentId: row.agent_id,
+        ticketId: row.ticket_id,
+        sessionId: row.id,
+        params: { status: row.status },
+        result: { duration: index.duration, segments: index.segments.length },
+      });
+      return index;
+    },
+  });
+
+  api.route({
+    method: 'GET',
+    url: '/api/v1/terminals/:id/playback/segment',
+    summary:
+      'The recording from the last keyframe at or before ?at=SECONDS to the next: ' +
+      '{snapshot: {cols, rows, init}, events}; times as recorded',
+    tag: 'terminals',
+    params: IdParams,
+    query: SegmentQuery,
+    handler: async ({ params, query, principal, reply }) => {
+      const row = await visible(s, principal, params.id, 'recording.play');
+      const files = recordingFiles(s, row);
+      if (!existsSync(files.cast)) throw new TetherError('not_found', 'the recording is missing');
+      const view = query.view === undefined ? undefined : parseView(query.view);
+      const segment = await playbackSegment(files, query.at, view);
+      // A segment of a given view never changes: the player may keep it while the page lives.
+      if (view) reply.header('cache-control', 'private, max-age=3600');
+      return reply.type('application/json').send(segment);
+    },
+  });
+
+  api.route({
+    method: 'GET',
     url: '/api/v1/terminals/:id/keyframes',
     summary: 'Screen snapshots for seeking: [{t, offset, cols, rows, screen}]',
     tag: 'terminals',
@@ -139,6 +201,13 @@ export function terminalRoutes(api: Api, s: Services): void {
       return { keyframes };
     },
   });
+}
+
+function recordingFiles(s: Services, row: TerminalSessionsTable): RecordingFiles {
+  return {
+    cast: join(s.terminals.recordingsDir, row.recording),
+    keyframes: join(s.terminals.recordingsDir, `${row.id}.keyframes.jsonl`),
+  };
 }
 
 async function visible(s: Services, p: Principal, id: string, action: string) {

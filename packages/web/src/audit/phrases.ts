@@ -33,6 +33,17 @@ export const PHRASES: Record<AuditCode, string> = {
   T3002E: 'had a command cut off',
   T3003I: 'ran a command on several servers',
 
+  T3500I: 'published a script',
+  T3500E: 'was refused publishing a script',
+  T3501I: 'yanked a script version',
+  T3502I: 'deprecated a script',
+  T3503I: 'added a publisher key',
+  T3504I: 'removed a publisher key',
+  T3505E: 'asked for a script hidden from them',
+  T3506E: 'was refused changing a script they do not own',
+  T3507I: 'fetched a script',
+  T3507E: 'was refused a script',
+
   T4000I: 'created a join token',
   T4001I: 'revoked a join token',
   T4002I: 'listed join tokens',
@@ -61,6 +72,7 @@ export const PHRASES: Record<AuditCode, string> = {
   T8103E: 'was refused a terminal',
   T8104E: 'typed into a terminal they may only watch',
   T8105I: 'exported a recording',
+  T8106I: 'played a recording',
   T8290E: 'tried to edit a file they may only watch',
   T8291I: 'started watching a file session',
 

@@ -1,4 +1,9 @@
-/** A session's recording (asciicast v2) in asciinema-player: play/pause, seek, speed, markers. */
+/**
+ * A session's recording in asciinema-player: play/pause, seek, speed, markers. The endpoint
+ * serves it cut at its keyframes (asciinema-player's segmented format), so the player fetches
+ * only the part around where it plays, and a far seek starts from the nearest screen before
+ * it rather than replaying everything from the start. `?t=SECONDS` opens it at that moment.
+ */
 import 'asciinema-player/dist/bundle/asciinema-player.css';
 import { useEffect, useRef, useState } from 'react';
 import { useQuery } from '@tanstack/react-query';
@@ -13,32 +18,26 @@ import {
   Text,
   Title,
 } from '@mantine/core';
-import { Link, useParams } from 'react-router';
-import { create, type Player } from 'asciinema-player';
+import { IconDownload } from '@tabler/icons-react';
+import { Link, useParams, useSearchParams } from 'react-router';
+import { create, type Player, type UrlSource } from 'asciinema-player';
 import { ErrorState, Loading } from '../common/states.tsx';
 import { visibleText } from '../common/visible-text.ts';
 import { agentQuery } from '../servers/queries.ts';
 import { terminalApi } from './terminal-api.ts';
-import { castMarkers, type CastMarker } from './cast.ts';
+import { markersOf, startAtParam, type CastMarker } from './playback-source.ts';
 
 const SPEEDS = ['0.5', '1', '2', '4'];
 
 export function PlaybackPage() {
   const id = useParams().id!;
+  const [search] = useSearchParams();
   const session = useQuery({ queryKey: ['terminal', id], queryFn: () => terminalApi.session(id) });
-  const cast = useQuery({
-    queryKey: ['terminal', id, 'recording'],
-    queryFn: async () => {
-      const response = await fetch(terminalApi.recordingUrl(id), { credentials: 'same-origin' });
-      if (!response.ok) throw new Error(`the recording could not be read (${response.status})`);
-      return response.text();
-    },
-    staleTime: Infinity,
-  });
   const agentId = session.data?.agentId ?? '';
   const agent = useQuery({ ...agentQuery(agentId), enabled: agentId !== '' });
   const serverName = agent.data ? visibleText(agent.data.name) : 'Server';
   const [speed, setSpeed] = useState('1');
+  const [startAt] = useState(() => startAtParam(search.get('t')));
 
   return (
     <Stack>
@@ -68,6 +67,15 @@ export function PlaybackPage() {
             onChange={setSpeed}
             aria-label="Playback speed"
           />
+          <Button
+            size="xs"
+            variant="default"
+            component="a"
+            href={terminalApi.recordingUrl(id)}
+            leftSection={<IconDownload size={14} aria-hidden />}
+          >
+            Download .cast
+          </Button>
         </Group>
       </Group>
       {session.data?.status === 'live' && (
@@ -78,47 +86,57 @@ export function PlaybackPage() {
           </Anchor>
         </Text>
       )}
-      {(cast.isPending || session.isPending) && <Loading label="Loading the recording…" />}
+      {session.isPending && <Loading label="Loading the recording…" />}
       {session.isError && <ErrorState title="Cannot show this recording" error={session.error} />}
-      {cast.isError && !session.isError && (
-        <ErrorState title="Cannot play this recording" error={cast.error} />
-      )}
-      {cast.data !== undefined && <CastPlayer cast={cast.data} speed={Number(speed)} />}
+      {session.data && <CastPlayer sessionId={id} speed={Number(speed)} startAt={startAt} />}
     </Stack>
   );
 }
 
-function CastPlayer({ cast, speed }: { cast: string; speed: number }) {
+function CastPlayer({
+  sessionId,
+  speed,
+  startAt,
+}: {
+  sessionId: string;
+  speed: number;
+  startAt: number;
+}) {
   const box = useRef<HTMLDivElement>(null);
   const player = useRef<Player | null>(null);
   // A new speed rebuilds the player; it picks up where the last one was.
-  const position = useRef(0);
-  const markers = castMarkers(cast);
+  const position = useRef(startAt);
+  const [markers, setMarkers] = useState<CastMarker[]>([]);
+  const [failed, setFailed] = useState<Error | null>(null);
 
   useEffect(() => {
-    const p = create({ data: cast }, box.current!, {
+    // `format` is the player's own switch for segmented recordings; its types omit it.
+    const source = { url: terminalApi.playbackUrl(sessionId), format: 'segmented' } as UrlSource;
+    const p = create(source, box.current!, {
       speed,
       startAt: position.current,
+      preload: true,
       fit: 'width',
       controls: true,
-      idleTimeLimit: 2,
       terminalFontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace',
-      markers: markers.map((m): [number, string] => [m.time, m.label]),
       // asciinema-player's own theme names; "asciinema" is dark, close to the live terminal's.
       theme: 'asciinema',
     });
+    // The player's events beyond its typed few: "metadata" once the index is read, "error".
+    const on = p.addEventListener as (name: string, handler: (data: unknown) => void) => void;
+    on('metadata', (metadata) => setMarkers(markersOf(metadata)));
+    on('error', () => setFailed(new Error('the recording could not be read')));
     player.current = p;
     return () => {
-      position.current = p.getCurrentTime() ?? 0;
+      position.current = p.getCurrentTime() ?? position.current;
       p.dispose();
       player.current = null;
     };
-    // The cast text is the whole input; markers derive from it.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [cast, speed]);
+  }, [sessionId, speed]);
 
   return (
     <Stack gap="sm">
+      {failed && <ErrorState title="Cannot play this recording" error={failed} />}
       <div ref={box} className="terminal-playback" data-testid="playback" />
       {markers.length > 0 && (
         <Paper withBorder p="sm">
@@ -126,7 +144,7 @@ function CastPlayer({ cast, speed }: { cast: string; speed: number }) {
             Markers
           </Text>
           <Group gap="xs">
-            {markers.map((m: CastMarker, i) => (
+            {markers.map((m, i) => (
               <Button
                 key={i}
                 size="compact-xs"
@@ -145,5 +163,6 @@ function CastPlayer({ cast, speed }: { cast: string; speed: number }) {
 
 function formatTime(seconds: number): string {
   const s = Math.floor(seconds);
-  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+  const mmss = `${String(Math.floor(s / 60) % 60).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
+  return s >= 3600 ? `${Math.floor(s / 3600)}:${mmss}` : mmss.replace(/^0/, '');
 }

@@ -62,4 +62,6 @@ export const terminalApi = {
     call<{ session: TerminalSession }>('GET', `/terminals/${enc(id)}`).then((r) => r.session),
   end: (id: string) => call<{ ok: true }>('POST', `/terminals/${enc(id)}/end`, {}),
   recordingUrl: (id: string) => `/api/v1/terminals/${enc(id)}/recording`,
+  /** The recording cut at keyframes, for asciinema-player's segmented source. */
+  playbackUrl: (id: string) => `/api/v1/terminals/${enc(id)}/playback`,
 };

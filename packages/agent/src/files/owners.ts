@@ -1,0 +1,52 @@
+/** User and group names for uids and gids, read from /etc/passwd and /etc/group. */
+import { readFile, stat } from 'node:fs/promises';
+
+/**
+ * The files are read again when their mtime changes. Users known only through NSS modules
+ * (LDAP, systemd-homed) are not in them; those owners show as numbers, as `ls -n` would.
+ */
+class NameTable {
+  private names = new Map<number, string>();
+  private readMtimeMs = -1;
+
+  constructor(private readonly file: string) {}
+
+  async lookup(id: number): Promise<string | undefined> {
+    await this.refresh();
+    return this.names.get(id);
+  }
+
+  private async refresh(): Promise<void> {
+    let mtimeMs: number;
+    try {
+      mtimeMs = (await stat(this.file)).mtimeMs;
+    } catch {
+      // No such file (a minimal container): every owner shows as a number.
+      this.names.clear();
+      return;
+    }
+    if (mtimeMs === this.readMtimeMs) return;
+    const names = new Map<number, string>();
+    const text = await readFile(this.file, 'utf8').catch(() => '');
+    for (const line of text.split('\n')) {
+      const [name, , id] = line.split(':');
+      const number = Number(id);
+      if (name && Number.isInteger(number) && !names.has(number)) names.set(number, name);
+    }
+    this.names = names;
+    this.readMtimeMs = mtimeMs;
+  }
+}
+
+export class Owners {
+  private readonly users = new NameTable('/etc/passwd');
+  private readonly groups = new NameTable('/etc/group');
+
+  user(uid: number): Promise<string | undefined> {
+    return this.users.lookup(uid);
+  }
+
+  group(gid: number): Promise<string | undefined> {
+    return this.groups.lookup(gid);
+  }
+}
