@@ -3,7 +3,7 @@
  * owner, modified time and symlink targets, sorting, a filter, the hidden-files switch, and for
  * the editor uploads, downloads, new folder, rename, delete and change mode.
  */
-import { useMemo, useRef, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { useQuery } from '@tanstack/react-query';
 import {
   ActionIcon,
@@ -55,8 +55,14 @@ export interface FileBrowserProps {
   editor: boolean;
   canWrite: boolean;
   openPath: string | null;
+  /** For observers: the folder as the editor's page listed it, from the live socket. */
+  observed?: { entries: Entry[]; truncated: boolean } | null;
+  /** Who observers follow, for what they see while waiting. */
+  editorName?: string;
   onOpenDir(dir: FileRef): void;
   onOpenFile(file: FileRef, entry: Entry): void;
+  /** The editor's page listed `path`: pass it on to the watchers. */
+  onListed?(path: string, entries: Entry[]): void;
 }
 
 export function FileBrowser(props: FileBrowserProps) {
@@ -70,17 +76,24 @@ export function FileBrowser(props: FileBrowserProps) {
   const listing = useQuery({
     queryKey: ['file-list', session, dir.b64 ?? dir.path],
     queryFn: () => filesApi.list(session, dir),
+    // Observers may not list through the session: they see the editor's listing.
+    enabled: editor,
   });
+  const { onListed, observed } = props;
+  useEffect(() => {
+    if (editor && listing.data && !dir.b64) onListed?.(dir.path, listing.data.entries);
+  }, [editor, listing.data, dir, onListed]);
+  const data = editor ? listing.data : observed ? { entries: observed.entries } : undefined;
 
   const entries = useMemo(() => {
     const needle = filter.trim().toLowerCase();
-    return (listing.data?.entries ?? [])
+    return (data?.entries ?? [])
       .filter((e) => hidden || !isHidden(e.name))
       .filter((e) => needle === '' || e.name.toLowerCase().includes(needle))
       .sort(compare(sort));
-  }, [listing.data, filter, hidden, sort]);
-  const total = listing.data?.entries.length ?? 0;
-  const hiddenCount = (listing.data?.entries ?? []).filter((e) => isHidden(e.name)).length;
+  }, [data, filter, hidden, sort]);
+  const total = data?.entries.length ?? 0;
+  const hiddenCount = (data?.entries ?? []).filter((e) => isHidden(e.name)).length;
 
   const writeTip = canWrite ? null : 'Ask to change files first';
   return (
@@ -113,18 +126,18 @@ export function FileBrowser(props: FileBrowserProps) {
             />
           </Group>
           <Group gap={4}>
-            <Tooltip label="Reload the folder">
-              <ActionIcon
-                variant="subtle"
-                aria-label="Reload the folder"
-                onClick={() => void listing.refetch()}
-                loading={listing.isFetching}
-              >
-                <IconRefresh size={16} aria-hidden />
-              </ActionIcon>
-            </Tooltip>
             {editor && (
               <>
+                <Tooltip label="Reload the folder">
+                  <ActionIcon
+                    variant="subtle"
+                    aria-label="Reload the folder"
+                    onClick={() => void listing.refetch()}
+                    loading={listing.isFetching}
+                  >
+                    <IconRefresh size={16} aria-hidden />
+                  </ActionIcon>
+                </Tooltip>
                 <Tooltip label={writeTip ?? 'Upload files here (or drop them on the list)'}>
                   <Button
                     size="xs"
@@ -179,8 +192,18 @@ export function FileBrowser(props: FileBrowserProps) {
             Drop to upload into {visibleText(dir.path)}
           </Text>
         )}
-        {listing.isPending && <Loading label={`Listing ${visibleText(dir.path)}…`} />}
-        {listing.isError && (
+        {editor && listing.isPending && <Loading label={`Listing ${visibleText(dir.path)}…`} />}
+        {!editor && !observed && (
+          <Loading
+            label={`Waiting for ${visibleText(props.editorName ?? 'the engineer')}’s list of ${visibleText(dir.path)}…`}
+          />
+        )}
+        {!editor && observed?.truncated && (
+          <Text size="xs" c="dimmed">
+            A long folder: the first {observed.entries.length} entries are shown.
+          </Text>
+        )}
+        {editor && listing.isError && (
           <ErrorState
             title={`Cannot list ${visibleText(dir.path)}`}
             error={listing.error}
@@ -194,14 +217,14 @@ export function FileBrowser(props: FileBrowserProps) {
             }
           />
         )}
-        {listing.data && total === 0 && (
+        {data && total === 0 && (
           <EmptyState title="This folder is empty">
             {editor && canWrite
               ? 'Drop files here or use Upload to put some in.'
               : 'There is nothing in it.'}
           </EmptyState>
         )}
-        {listing.data && total > 0 && entries.length === 0 && (
+        {data && total > 0 && entries.length === 0 && (
           <Text size="sm" c="dimmed" ta="center" py="md">
             Nothing matches{filter ? ` “${filter}”` : ''}
             {!hidden && hiddenCount > 0 ? '; hidden files are switched off' : ''}.
@@ -224,9 +247,15 @@ export function FileBrowser(props: FileBrowserProps) {
   );
 }
 
-function PathBar({ dir, onOpenDir }: FileBrowserProps) {
+function PathBar({ dir, editor, onOpenDir }: FileBrowserProps) {
   const [typed, setTyped] = useState<string | null>(null);
   const problem = typed !== null && normalizePath(typed) === null;
+  if (!editor)
+    return (
+      <Text size="sm" fw={600} ff="monospace" className="server-text" data-testid="observed-cwd">
+        {visibleText(dir.path)}
+      </Text>
+    );
   return (
     <Group gap="xs" wrap="nowrap" align="flex-start">
       <Tooltip label="Up one folder">
@@ -369,7 +398,7 @@ function EntryTable({
                 <Table.Td>
                   <Group gap={6} wrap="nowrap">
                     <Icon size={16} aria-hidden className={folder ? 'icon-folder' : undefined} />
-                    {folder || (opensAsFile && editor) ? (
+                    {editor && (folder || opensAsFile) ? (
                       <Anchor
                         component="button"
                         type="button"
@@ -400,7 +429,7 @@ function EntryTable({
                   {entry.type === 'symlink' && (
                     <Text size="xs" c="dimmed" className="server-text" ml={22}>
                       → {visibleText(entry.target ?? '?')}
-                      {entry.targetType === undefined ? ' (broken)' : ''}
+                      {linkNote(entry.targetType)}
                     </Text>
                   )}
                 </Table.Td>
@@ -499,6 +528,13 @@ function EntryMenu({
       </Menu.Dropdown>
     </Menu>
   );
+}
+
+function linkNote(type: string | undefined): string {
+  if (type === 'missing' || type === undefined) return ' (broken link)';
+  if (type === 'loop') return ' (a loop of links)';
+  if (type === 'outside') return ' (outside the allowed folders)';
+  return '';
 }
 
 /** Folders first, then by the chosen column; names break ties so the order never jumps. */

@@ -11,10 +11,13 @@ import * as syncProtocol from 'y-protocols/sync';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import {
   FILE_LIVE_AWARENESS,
+  FILE_LIVE_LISTING_MAX,
   FILE_LIVE_SYNC,
+  type FileLiveEntry,
   type FileLiveRole,
   type FileLiveServerMessage,
 } from '@tether/protocol';
+import type { Entry } from './files-api.ts';
 
 export type { FileLiveServerMessage };
 export type OpenMeta = Omit<Extract<FileLiveServerMessage, { type: 'open' }>, 'type'>;
@@ -32,6 +35,7 @@ const REMOTE = 'remote';
 const CONTROL_TYPES = new Set([
   'hello',
   'cwd',
+  'listing',
   'open',
   'closed',
   'saved',
@@ -39,6 +43,8 @@ const CONTROL_TYPES = new Set([
   'ended',
   'error',
 ]);
+/** A listing frame stays under the endpoint's 512 KiB for it, with room to spare. */
+const LISTING_MAX_BYTES = 480 * 1024;
 /** Reconnects wait 1 s, then 2, 4, … up to this. */
 const MAX_BACKOFF_MS = 15_000;
 /** Closes after which trying again cannot help: no such session, ended, replaced, refused. */
@@ -94,6 +100,24 @@ export class FileLiveConnection {
     // Edits typed from here on belong to the next document, which the endpoint sends back.
     this.#setFile(null);
     return this.#control({ type: 'open', path });
+  }
+
+  /**
+   * The folder as the editor's page listed it, for observers (who cannot list themselves). A
+   * long folder is cut to what fits, and says so.
+   */
+  listing(path: string, entries: readonly Entry[]): boolean {
+    let shared = entries.slice(0, FILE_LIVE_LISTING_MAX).map(listedEntry);
+    let truncated = shared.length < entries.length;
+    let text = JSON.stringify({ type: 'listing', path, entries: shared, truncated });
+    while (text.length > LISTING_MAX_BYTES && shared.length > 0) {
+      shared = shared.slice(0, Math.floor(shared.length * 0.8));
+      truncated = true;
+      text = JSON.stringify({ type: 'listing', path, entries: shared, truncated });
+    }
+    if (this.#role !== 'editor' || this.#socket?.readyState !== 1) return false;
+    this.#socket.send(text);
+    return true;
   }
 
   closeFile(): boolean {
@@ -234,6 +258,24 @@ export class FileLiveConnection {
     this.#socket.send(JSON.stringify(message));
     return true;
   }
+}
+
+/** Only the fields the socket carries; names that are not UTF-8 go as their lossy text. */
+function listedEntry(e: Entry): FileLiveEntry {
+  const entry: FileLiveEntry = {
+    name: e.name.slice(0, 1024),
+    type: e.type,
+    size: e.size,
+    mode: e.mode,
+    uid: e.uid,
+    gid: e.gid,
+    mtime: e.mtime,
+  };
+  if (e.owner !== undefined) entry.owner = e.owner.slice(0, 1024);
+  if (e.group !== undefined) entry.group = e.group.slice(0, 1024);
+  if (e.target !== undefined) entry.target = e.target.slice(0, 4096);
+  if (e.targetType !== undefined) entry.targetType = e.targetType;
+  return entry;
 }
 
 /** `ws:` or `wss:` to this site for the session's socket. */

@@ -128,6 +128,7 @@ function SessionView({
   const [file, setFile] = useState<LiveFile | null>(null);
   const [opening, setOpening] = useState<string | null>(null);
   const [watchers, setWatchers] = useState<Person[]>([]);
+  const [observed, setObserved] = useState<{ entries: Entry[]; truncated: boolean } | null>(null);
   const [ended, setEnded] = useState<{ by: string | null; reason: string } | null>(null);
   const [baseHash, setBaseHash] = useState<string | null>(null);
   const [dirty, setDirty] = useState(false);
@@ -135,6 +136,7 @@ function SessionView({
   const connection = useRef<FileLiveConnection | null>(null);
   const state = useRef({ cwd: null as FileRef | null, openPath: null as string | null });
   const baseText = useRef<string | null>(null);
+  const lastListing = useRef<{ path: string; entries: Entry[] } | null>(null);
   const textNow = useRef('');
 
   const live = session.status === 'live' && !ended;
@@ -197,15 +199,25 @@ function SessionView({
                 if (rejoin) clearTimeout(rejoin);
                 rejoin = setTimeout(() => {
                   const { cwd: mine, openPath } = state.current;
-                  if (!heard.cwd) announceCwd(conn, mine ?? ROOT, setCwd, state);
+                  if (!heard.cwd) {
+                    announceCwd(conn, mine ?? ROOT, setCwd, state);
+                    const listed = lastListing.current;
+                    if (listed && listed.path === (mine ?? ROOT).path)
+                      conn?.listing(listed.path, listed.entries);
+                  }
                   if (!heard.open && openPath) conn?.open(openPath);
                 }, REJOIN_MS);
               }
               return;
             case 'cwd':
               heard.cwd = true;
+              if (message.path !== state.current.cwd?.path) setObserved(null);
               state.current.cwd = { path: message.path };
               return setCwd({ path: message.path });
+            case 'listing':
+              if (message.path === state.current.cwd?.path)
+                setObserved({ entries: message.entries, truncated: message.truncated });
+              return;
             case 'open':
               heard.open = true;
               return;
@@ -243,6 +255,10 @@ function SessionView({
     };
   }, [session.id, session.agentId, live, user.username, user.id, client, measure]);
 
+  const onListed = useCallback((path: string, entries: Entry[]) => {
+    lastListing.current = { path, entries };
+    connection.current?.listing(path, entries);
+  }, []);
   const guarded = (what: string, run: () => void) =>
     dirty && editor ? setConfirm({ what, run }) : run();
   const openDir = (dir: FileRef) => announceCwd(connection.current, dir, setCwd, state);
@@ -408,8 +424,11 @@ function SessionView({
               editor={editor}
               canWrite={canSave}
               openPath={file?.meta.path ?? opening}
+              observed={observed}
+              editorName={session.username}
               onOpenDir={(dir) => (editor ? openDir(dir) : undefined)}
               onOpenFile={openFile}
+              onListed={onListed}
             />
           ) : (
             <Loading

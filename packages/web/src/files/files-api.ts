@@ -16,6 +16,8 @@ export interface FileSession {
 }
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'other';
+/** What a symlink resolves to; `outside` when the account's path policy hides its target. */
+export type LinkType = 'file' | 'dir' | 'other' | 'missing' | 'loop' | 'outside';
 
 export interface Entry {
   name: string;
@@ -30,7 +32,7 @@ export interface Entry {
   group?: string;
   mtime: string;
   target?: string;
-  targetType?: EntryType;
+  targetType?: LinkType | string;
 }
 
 export interface Listing {
@@ -76,6 +78,10 @@ export interface FileEvent {
   beforeHash?: string | null;
   afterHash?: string | null;
   bytes?: number | null;
+  /** Rename: where it went. */
+  toPath?: string;
+  /** Kind-specific facts: a chmod's mode, a listing's entry count. */
+  detail?: Record<string, unknown>;
 }
 
 /** The text limit: larger files open read-only, a page at a time (the contract's TEXT_MAX). */
