@@ -137,11 +137,12 @@ export function FileHistory({ agentId, ticket }: { agentId: string; ticket?: str
                       <Text size="sm" ff="monospace" className="server-text">
                         {visibleText(event.path)}
                       </Text>
-                      {event.bytes != null && (
-                        <Text size="xs" c="dimmed">
-                          {formatSize(event.bytes)}
+                      {event.toPath && (
+                        <Text size="xs" className="server-text">
+                          → {visibleText(event.toPath)}
                         </Text>
                       )}
+                      <EventFacts event={event} />
                     </Table.Td>
                     <Table.Td>
                       {event.kind === 'save' && (
@@ -193,6 +194,29 @@ export function FileHistory({ agentId, ticket }: { agentId: string; ticket?: str
       )}
       {replay && <SaveReplay saves={replay} onClose={() => setReplay(null)} />}
     </Paper>
+  );
+}
+
+/** Sizes, modes and counts where an event has them, in a few words. */
+function EventFacts({ event }: { event: FileEvent }) {
+  const facts: string[] = [];
+  if (event.bytes != null) facts.push(formatSize(event.bytes));
+  const detail = event.detail ?? {};
+  if (event.kind === 'chmod' && typeof detail.mode === 'string')
+    facts.push(
+      typeof detail.before === 'string'
+        ? `mode ${detail.before} → ${detail.mode}`
+        : `mode ${detail.mode}`,
+    );
+  if (event.kind === 'list' && typeof detail.entries === 'number')
+    facts.push(`${detail.entries} entries`);
+  if (event.kind === 'delete' && typeof detail.files === 'number')
+    facts.push(`${detail.files} files, ${Number(detail.folders ?? 0)} folders`);
+  if (facts.length === 0) return null;
+  return (
+    <Text size="xs" c="dimmed">
+      {visibleText(facts.join(' · '))}
+    </Text>
   );
 }
 

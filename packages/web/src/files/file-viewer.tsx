@@ -100,19 +100,21 @@ export function FileViewer(props: FileViewerProps) {
                 </Button>
               </Tooltip>
             )}
-            <Tooltip label="Download this file">
-              <Button
-                size="xs"
-                variant="default"
-                component="a"
-                href={filesApi.downloadUrl(session, ref)}
-                download
-                aria-label="Download this file"
-                px={8}
-              >
-                <IconDownload size={14} aria-hidden />
-              </Button>
-            </Tooltip>
+            {editor && (
+              <Tooltip label="Download this file">
+                <Button
+                  size="xs"
+                  variant="default"
+                  component="a"
+                  href={filesApi.downloadUrl(session, ref)}
+                  download
+                  aria-label="Download this file"
+                  px={8}
+                >
+                  <IconDownload size={14} aria-hidden />
+                </Button>
+              </Tooltip>
+            )}
             {editor && (
               <Tooltip label="Close this file">
                 <Button
@@ -137,6 +139,13 @@ export function FileViewer(props: FileViewerProps) {
             onSave={startSave}
             onChange={props.onChange}
           />
+        ) : !editor ? (
+          <Text size="sm" c="dimmed" py="md" data-testid="not-shared">
+            {visibleText(props.editorName)} opened a{' '}
+            {meta.binary ? 'binary file' : `large file (${formatSize(meta.size)})`}: it is not
+            shared live. You see which file it is; its content shows only on their screen, and what
+            they do with it is in the file history.
+          </Text>
         ) : meta.binary ? (
           <HexPreview session={session} file={ref} size={meta.size} />
         ) : (

@@ -46,6 +46,8 @@ export interface TextPage {
   /** SHA-256 of the whole file when it is at most the text limit, else null. */
   hash: string | null;
   offset: number;
+  /** Bytes this page covers; the next page starts at offset + length. */
+  length?: number;
   content: string;
   binary: boolean;
   eof: boolean;

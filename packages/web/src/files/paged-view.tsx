@@ -28,6 +28,8 @@ export function PagedView({
   size: number;
 }) {
   const [offset, setOffset] = useState(0);
+  /** Where each visited page started: pages end on a character, not always on PAGE_BYTES. */
+  const [starts, setStarts] = useState<number[]>([0]);
   const [follow, setFollow] = useState(false);
   const key = file.b64 ?? file.path;
   const page = useQuery({
@@ -45,8 +47,21 @@ export function PagedView({
   const current = follow ? tail : page;
   const size = current.data?.size ?? initialSize;
   const pages = Math.max(1, Math.ceil(size / PAGE_BYTES));
-  const index = Math.floor(offset / PAGE_BYTES);
-  const go = (n: number) => setOffset(Math.max(0, Math.min(pages - 1, n)) * PAGE_BYTES);
+  const index = Math.max(0, starts.indexOf(offset));
+  const atEnd = follow || Boolean(page.data?.eof);
+  const next = () => {
+    const data = page.data;
+    if (!data) return;
+    const after = data.offset + (data.length ?? new TextEncoder().encode(data.content).length);
+    setStarts((s) => [...s.slice(0, index + 1), after]);
+    setOffset(after);
+  };
+  const previous = () => setOffset(starts[Math.max(0, index - 1)] ?? 0);
+  const last = () => {
+    const start = Math.max(0, size - PAGE_BYTES);
+    setStarts((s) => [...s.slice(0, index + 1), start]);
+    setOffset(start);
+  };
 
   return (
     <Stack gap="xs" data-testid="paged-view">
@@ -61,38 +76,26 @@ export function PagedView({
           <Button
             size="xs"
             variant="default"
-            disabled={follow || index === 0}
-            onClick={() => go(0)}
+            disabled={follow || offset === 0}
+            onClick={() => {
+              setStarts([0]);
+              setOffset(0);
+            }}
           >
             First
           </Button>
-          <Button
-            size="xs"
-            variant="default"
-            disabled={follow || index === 0}
-            onClick={() => go(index - 1)}
-          >
+          <Button size="xs" variant="default" disabled={follow || offset === 0} onClick={previous}>
             Previous
           </Button>
           <Text size="sm" aria-live="polite">
             {follow
               ? `Following the last ${formatSize(TAIL_BYTES)}`
-              : `Page ${index + 1} of ${pages}`}
+              : `From ${formatSize(offset)} of ${formatSize(size)} (about page ${Math.floor(offset / PAGE_BYTES) + 1} of ${pages})`}
           </Text>
-          <Button
-            size="xs"
-            variant="default"
-            disabled={follow || index >= pages - 1}
-            onClick={() => go(index + 1)}
-          >
+          <Button size="xs" variant="default" disabled={atEnd || !page.data} onClick={next}>
             Next
           </Button>
-          <Button
-            size="xs"
-            variant="default"
-            disabled={follow || index >= pages - 1}
-            onClick={() => go(pages - 1)}
-          >
+          <Button size="xs" variant="default" disabled={atEnd} onClick={last}>
             Last
           </Button>
         </Group>
@@ -141,7 +144,7 @@ export function PagedView({
         <TextView
           text={current.data.content}
           path={file.path}
-          label={`${file.path}, ${follow ? 'end of file' : `page ${index + 1}`} (read-only)`}
+          label={`${file.path}, ${follow ? 'end of file' : `from byte ${offset}`} (read-only)`}
           followEnd={follow}
         />
       )}
