@@ -18,11 +18,41 @@ const LivePath = z
   .max(4096)
   .regex(/^\/[^\0]*$/, 'must be an absolute path');
 
+/**
+ * A folder as the editor's page listed it, for the observers' view of it (they may not list
+ * through the session themselves). Bounded so one message stays a small part of a socket's
+ * 1 MiB: the editor sends at most this many entries and says when it cut the list.
+ */
+export const FILE_LIVE_LISTING_MAX = 2000;
+const ShortText = z.string().max(1024);
+const ListedEntry = z.strictObject({
+  name: ShortText.min(1),
+  type: z.enum(['file', 'dir', 'symlink', 'other']),
+  size: z.number().int().min(0),
+  mode: z.number().int().min(0),
+  uid: z.number().int().min(0),
+  gid: z.number().int().min(0),
+  owner: ShortText.optional(),
+  group: ShortText.optional(),
+  mtime: z.string().max(40),
+  target: z.string().max(4096).optional(),
+  targetType: z.string().max(16).optional(),
+});
+export type FileLiveEntry = z.infer<typeof ListedEntry>;
+
+const Listing = z.strictObject({
+  type: z.literal('listing'),
+  path: LivePath,
+  entries: z.array(ListedEntry).max(FILE_LIVE_LISTING_MAX),
+  truncated: z.boolean(),
+});
+
 /** What the editor sends; observers send nothing (their frames are dropped and audited). */
 export const FileLiveClientMessage = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('cwd'), path: LivePath }),
   z.strictObject({ type: z.literal('open'), path: LivePath }),
   z.strictObject({ type: z.literal('close') }),
+  Listing,
 ]);
 export type FileLiveClientMessage = z.infer<typeof FileLiveClientMessage>;
 
@@ -32,6 +62,8 @@ export type FileLiveRole = 'editor' | 'observer';
 export type FileLiveServerMessage =
   | { type: 'hello'; session: string; role: FileLiveRole; readOnly: boolean }
   | { type: 'cwd'; path: string }
+  /** The folder's entries as the editor's page shows them (observers cannot list themselves). */
+  | { type: 'listing'; path: string; entries: FileLiveEntry[]; truncated: boolean }
   /**
    * The file everyone now looks at. `shared` means a Yjs document follows in binary frames
    * (a text file of at most the text limit); otherwise (large or binary) there is none and

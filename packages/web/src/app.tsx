@@ -9,6 +9,7 @@ import { ServersPage } from './servers/servers-page.tsx';
 import { TicketsPage } from './tickets/tickets-page.tsx';
 import { TicketPage } from './tickets/ticket-page.tsx';
 import { PlaybackPage, TerminalPage } from './terminals/lazy-pages.tsx';
+import { FileSessionPage, ServerFilesPage } from './files/lazy-pages.tsx';
 
 export function App() {
   return (
@@ -24,6 +25,8 @@ export function App() {
         <Route index element={<Navigate to="/servers" replace />} />
         <Route path="/servers" element={<ServersPage />} />
         <Route path="/servers/:agentId" element={<ServerPage />} />
+        <Route path="/servers/:agentId/files" element={<ServerFilesPage />} />
+        <Route path="/servers/:agentId/files/:sessionId" element={<FileSessionPage />} />
         <Route path="/tickets" element={<TicketsPage />} />
         <Route path="/tickets/:id" element={<TicketPage />} />
         <Route path="/terminals/:id" element={<TerminalPage />} />

@@ -14,6 +14,7 @@ import {
   CLOSE_REPLACED,
   type FileMeta,
   type FileRoom,
+  type ListingMessage,
   type Person,
   type RoomOutbox,
 } from './file-live-room.ts';
@@ -25,6 +26,7 @@ interface StateMessage {
   [key: string]: unknown;
   to: string;
   cwd: string | null;
+  listing: ListingMessage | null;
   file: FileMeta | null;
   /** Base64 frames (`[kind][message]`) that bring a fresh document up to date. */
   frames: string[];
@@ -103,11 +105,12 @@ export class FileLiveRelay {
 
 function stateOf(room: FileRoom, to: string): StateMessage {
   const frames = room.stateFrames().map((frame) => Buffer.from(frame).toString('base64'));
-  return { to, cwd: room.cwd, file: room.openFile, frames };
+  return { to, cwd: room.cwd, listing: room.listing, file: room.openFile, frames };
 }
 
 function applyState(room: FileRoom, state: StateMessage): void {
   if (state.cwd !== null) room.setCwd(state.cwd, false);
+  if (state.listing) room.setListing(state.listing, false);
   if (!state.file) return;
   room.open(state.file, null, false);
   for (const frame of state.frames) applyFrame(room, Buffer.from(frame, 'base64'));
@@ -115,6 +118,7 @@ function applyState(room: FileRoom, state: StateMessage): void {
 
 function applyControl(room: FileRoom, message: FileLiveServerMessage): void {
   if (message.type === 'cwd') room.setCwd(message.path, false);
+  if (message.type === 'listing') room.setListing(message, false);
   if (message.type === 'open') {
     const { type: _type, ...meta } = message;
     room.open(meta, null, false);

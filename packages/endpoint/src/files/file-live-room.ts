@@ -42,6 +42,7 @@ export interface Member {
 
 /** The open file's facts, as the `open` message gives them. */
 export type FileMeta = Omit<Extract<FileLiveServerMessage, { type: 'open' }>, 'type'>;
+export type ListingMessage = Extract<FileLiveServerMessage, { type: 'listing' }>;
 
 interface OpenFile {
   meta: FileMeta;
@@ -64,6 +65,8 @@ export class FileRoom {
   readonly members = new Set<Member>();
   editor: Member | null = null;
   cwd: string | null = null;
+  /** The editor's last listing of `cwd`, for observers who join later. */
+  listing: ListingMessage | null = null;
   private file: OpenFile | null = null;
   /** Who is on this session's socket in other processes, by process. */
   private readonly remotePeople = new Map<string, Person[]>();
@@ -119,6 +122,7 @@ export class FileRoom {
   /** The current folder, open file, document and cursors, in the order a client needs them. */
   sendState(ws: WebSocket): void {
     if (this.cwd !== null) send(ws, { type: 'cwd', path: this.cwd });
+    if (this.listing && this.listing.path === this.cwd) send(ws, this.listing);
     if (!this.file) return;
     send(ws, { type: 'open', ...this.file.meta });
     for (const frame of this.stateFrames()) sendBinary(ws, frame);
@@ -138,8 +142,16 @@ export class FileRoom {
   }
 
   setCwd(path: string, relay: boolean): void {
+    if (path !== this.cwd) this.listing = null;
     this.cwd = path;
     this.broadcastControl({ type: 'cwd', path }, relay);
+  }
+
+  /** The editor listed a folder: observers see the same entries (the editor has its own). */
+  setListing(listing: ListingMessage, relay: boolean): void {
+    this.listing = listing;
+    for (const member of this.members) if (member.role !== 'editor') send(member.ws, listing);
+    if (relay) this.outbox.control(listing);
   }
 
   /** A new open file: a fresh document holding `content` when it is shared. */

@@ -328,6 +328,54 @@ describe('file live socket', () => {
     expect(erin.text).toBe(`z${FILES[CONFIG]}`);
   });
 
+  const entry = (name: string) => ({
+    name,
+    type: 'file' as const,
+    size: 12,
+    mode: 0o100644,
+    uid: 0,
+    gid: 0,
+    owner: 'root',
+    group: 'root',
+    mtime: '2026-01-01T00:00:00.000Z',
+  });
+
+  it('live - observers get the editor’s listing of its folder, here, late, and elsewhere', async () => {
+    const erin = await editorWithConfig(urlA);
+    const ann = connect(urlA, 'ann');
+    await ann.waitMessage('cwd');
+    const listing = {
+      type: 'listing',
+      path: '/srv/app',
+      entries: [entry('config.yml')],
+      truncated: false,
+    };
+    erin.control(listing);
+    expect(await ann.waitMessage('listing')).toEqual(listing);
+    const late = connect(urlB, 'ann');
+    expect(await late.waitMessage('listing')).toEqual(listing);
+    // The editor has its own listing: none is echoed back to it.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(erin.messages.some((m) => m.type === 'listing')).toBe(false);
+    // Moving on drops the old folder's listing for those who join next.
+    erin.control({ type: 'cwd', path: '/srv' });
+    await ann.waitMessage('cwd', (m) => m.path === '/srv');
+    const later = connect(urlA, 'ann');
+    await later.waitMessage('cwd', (m) => m.path === '/srv');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(later.messages.some((m) => m.type === 'listing')).toBe(false);
+  });
+
+  it('live - a listing of another folder than the editor’s, or too long, is refused', async () => {
+    const erin = await editorWithConfig();
+    erin.control({ type: 'listing', path: '/etc', entries: [], truncated: false });
+    expect((await erin.waitMessage('error')).error.code).toBe('conflict');
+    const many = Array.from({ length: 2001 }, (_, i) => entry(`f${i}`));
+    erin.control({ type: 'listing', path: '/srv/app', entries: many, truncated: false });
+    await erin.waitMessage('error', (m) => m.error.code === 'invalid_request');
+    expect(erin.ws.readyState).toBe(erin.ws.OPEN);
+  });
+
   it('live - a save recorded anywhere reaches every socket with the new hash', async () => {
     const erin = await editorWithConfig(urlA);
     const bob = connect(urlB, 'ann');

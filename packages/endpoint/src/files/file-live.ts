@@ -27,6 +27,12 @@ import { FileLiveRelay } from './file-live-relay.ts';
 /** Control frames carry a path at most (4096 bytes, JSON-escaped); anything larger is not ours. */
 export const MAX_CONTROL_BYTES = 32 * 1024;
 /**
+ * A listing is the one larger text frame: up to 2,000 entries of the editor's folder. 512 KiB
+ * holds that many with long names and stays well inside the bus's 1 MiB message for other
+ * processes.
+ */
+export const MAX_LISTING_BYTES = 512 * 1024;
+/**
  * One Yjs frame from the editor: a keystroke is tens of bytes, a large paste some hundred KiB.
  * Past this the socket closes with 1009 (RFC 6455 §7.4.1, "message too big"), which stops one
  * runaway client without touching the document or anyone else's socket.
@@ -189,12 +195,8 @@ export class FileLive {
     isBinary: boolean,
     log: Logger,
   ): void {
-    const limit = isBinary ? MAX_BINARY_BYTES : MAX_CONTROL_BYTES;
-    if (data.length > limit) {
-      log.warn({ bytes: data.length, binary: isBinary }, 'oversized frame: closing the socket');
-      member.ws.close(CLOSE_TOO_BIG, `frame over ${limit / 1024} KiB`);
-      return;
-    }
+    const limit = isBinary ? MAX_BINARY_BYTES : MAX_LISTING_BYTES;
+    if (data.length > limit) return tooBig(member, data.length, limit, log);
     if (member.role !== 'editor') return this.dropped(entry, member, access, data, isBinary);
     try {
       if (isBinary) this.editorFrame(entry, member, data);
@@ -223,7 +225,11 @@ export class FileLive {
   }
 
   private editorControl(entry: RoomEntry, member: Member, data: Buffer, log: Logger): void {
-    const parsed = FileLiveClientMessage.safeParse(parseJson(data.toString('utf8')));
+    const json = parseJson(data.toString('utf8'));
+    // Only a listing may be larger than a control frame.
+    if ((json as { type?: unknown } | null)?.type !== 'listing' && data.length > MAX_CONTROL_BYTES)
+      return tooBig(member, data.length, MAX_CONTROL_BYTES, log);
+    const parsed = FileLiveClientMessage.safeParse(json);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const where = issue?.path.join('.') || 'message';
@@ -234,6 +240,11 @@ export class FileLive {
     }
     const message = parsed.data;
     const { room } = entry;
+    if (message.type === 'listing') {
+      if (message.path !== room.cwd)
+        throw new TetherError('conflict', 'a listing is for the folder you are in: send cwd first');
+      return room.setListing(message, true);
+    }
     if (message.type === 'cwd') return room.setCwd(message.path, true);
     if (message.type === 'close') return room.close(true);
     entry.busyOpening = true;
@@ -317,6 +328,11 @@ export class FileLive {
     entry.detach();
     entry.room.destroy();
   }
+}
+
+function tooBig(member: Member, bytes: number, limit: number, log: Logger): void {
+  log.warn({ bytes }, 'oversized frame: closing the socket');
+  member.ws.close(CLOSE_TOO_BIG, `frame over ${limit / 1024} KiB`);
 }
 
 function sendError(ws: WebSocket, cause: unknown): void {

@@ -20,12 +20,20 @@ const API_BASE = '/api/v1';
 export class ApiError extends Error {
   readonly code: string;
   readonly status: number;
+  /** What the endpoint added for the caller to act on (a save conflict's current hash). */
+  readonly details?: Record<string, unknown>;
 
-  constructor(code: string, message: string, status: number, options?: { cause?: unknown }) {
+  constructor(
+    code: string,
+    message: string,
+    status: number,
+    options?: { cause?: unknown; details?: Record<string, unknown> },
+  ) {
     super(message, options);
     this.name = 'ApiError';
     this.code = code;
     this.status = status;
+    this.details = options?.details;
   }
 }
 
@@ -122,9 +130,15 @@ export function createApiClient(fetchImpl: typeof fetch = (...args) => fetch(...
 
 /** Maps an unsuccessful response to an ApiError, keeping the endpoint's code when it sent one. */
 export function errorFrom(response: Response, body: unknown): ApiError {
-  const error = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+  const error = (
+    body as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined
+  )?.error;
   if (error && typeof error.code === 'string' && typeof error.message === 'string') {
-    return new ApiError(error.code, error.message, response.status);
+    const details =
+      typeof error.details === 'object' && error.details !== null
+        ? (error.details as Record<string, unknown>)
+        : undefined;
+    return new ApiError(error.code, error.message, response.status, { details });
   }
   if (response.ok) return new ApiError(BAD_RESPONSE, 'the server sent an unreadable answer', 0);
   const reason = response.statusText ? ` ${response.statusText}` : '';

@@ -21,6 +21,7 @@ import { ActivityFeed } from '../audit/activity-feed.tsx';
 import { agentQuery } from './queries.ts';
 import { ServerStatus } from './server-status.tsx';
 import { OpenTerminalButton, TerminalSessions } from '../terminals/server-terminals.tsx';
+import { FilesButton } from '../files/files-button.tsx';
 
 export function ServerPage() {
   const agentId = useParams().agentId!;
@@ -56,7 +57,10 @@ export function ServerPage() {
               </Title>
               <ServerStatus agent={agent.data} />
             </Group>
-            <OpenTerminalButton agent={agent.data} />
+            <Group gap="sm" align="flex-start">
+              <FilesButton agent={agent.data} />
+              <OpenTerminalButton agent={agent.data} />
+            </Group>
           </Group>
           <ServerFacts agent={agent.data} />
           <TerminalSessions agent={agent.data} />

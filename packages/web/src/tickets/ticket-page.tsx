@@ -28,6 +28,7 @@ import { visibleText } from '../common/visible-text.ts';
 import { formatDurationMs } from '../consent/time-left.ts';
 import { agentQuery } from '../servers/queries.ts';
 import { STATUS_LABELS } from './status-labels.ts';
+import { FilesButton } from '../files/files-button.tsx';
 
 export function TicketPage() {
   const id = useParams().id!;
@@ -135,6 +136,7 @@ function TicketView({ ticket }: { ticket: TicketDetail }) {
               Take
             </Button>
           )}
+          {agent.data && <FilesButton agent={agent.data} ticket={ticket.id} />}
           {mayClose && (
             <Button color="gray" onClick={() => close.mutate()} loading={close.isPending}>
               Close
