@@ -416,8 +416,8 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
         '0001-initial': initial(dialect),
         '0002-support': support,
         '0003-access-policy': accessPolicy,
-        // The script repository's index tables (packages/repository/src/index/migrations.ts).
         '0004-files': files,
+        // The script repository's index tables (packages/repository/src/index/migrations.ts).
         '0005-repository': repositoryMigration,
         '0006-forwards': forwards,
       };
