@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { runExecLatency } from './exec-latency.ts';
 import { runFanout } from './fanout.ts';
 import { runIdleAgents } from './idle-agents.ts';
+import { runPlayback } from './playback.ts';
 import { runTerminal } from './terminal.ts';
 import {
   agentRuntime,
@@ -37,6 +38,7 @@ const SCENARIOS: Record<string, () => Promise<ScenarioResult>> = {
   fanout: runFanout,
   'idle-agents': runIdleAgents,
   terminal: runTerminal,
+  playback: runPlayback,
 };
 
 const HELP = `npm run bench [-- --only NAME] [--keep-temp]

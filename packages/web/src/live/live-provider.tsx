@@ -21,8 +21,8 @@ type Listener = (event: AuditEvent) => void;
 
 type TopicListener = (topic: string, event: unknown) => void;
 
-/** Topics the endpoint offers (packages/endpoint: audit, tickets, approvals); one unknown fails them all. */
-const LIVE_TOPICS = ['audit', 'tickets', 'approvals'];
+/** Topics the endpoint offers (audit, tickets, approvals, terminals); one unknown fails them all. */
+const LIVE_TOPICS = ['audit', 'tickets', 'approvals', 'terminals'];
 
 interface Live {
   status: LiveStatus;
@@ -55,6 +55,9 @@ export function LiveProvider({ children }: { children: ReactNode }) {
         // The queue and the lists re-read the API: the event says something changed, the
         // API says what the caller may see of it now.
         if (topic === 'tickets') void client.invalidateQueries({ queryKey: ['tickets'] });
+        // Session lists (a server's, a ticket's): one started or ended. An open session's page
+        // learns its end on its own socket.
+        if (topic === 'terminals') void client.invalidateQueries({ queryKey: ['terminals'] });
       },
       onAudit: (event) => {
         if (AGENT_STATE_CODES.has(event.code)) {
