@@ -7,6 +7,7 @@ import { runExecLatency } from './exec-latency.ts';
 import { runFanout } from './fanout.ts';
 import { runIdleAgents } from './idle-agents.ts';
 import { runTerminal } from './terminal.ts';
+import { runRepository } from './repository.ts';
 import {
   agentRuntime,
   cleanupSync,
@@ -37,6 +38,7 @@ const SCENARIOS: Record<string, () => Promise<ScenarioResult>> = {
   fanout: runFanout,
   'idle-agents': runIdleAgents,
   terminal: runTerminal,
+  repository: runRepository,
 };
 
 const HELP = `npm run bench [-- --only NAME] [--keep-temp]

@@ -12,7 +12,8 @@ import { searchTerms } from './search-terms.ts';
 import { verifySignature, parsePublicKey } from './keys.ts';
 import { canonicalManifest, MANIFEST_FILE, parseManifest, type Manifest } from './manifest.ts';
 import { assertHash, entryType, parseTree, type ObjectType } from './objects/git-object.ts';
-import type { LooseObjects, ObjectStore } from './objects/object-store.ts';
+import { decodeLoose, type LooseObjects, type ObjectStore } from './objects/object-store.ts';
+import { FILE_CONCURRENCY, mapLimit } from './concurrency.ts';
 import { PublisherKeys, requirePerson } from './publisher-keys.ts';
 import { parseReleaseTag, type ReleaseTag } from './release.ts';
 import { resolveLock, VersionSource, type LockEntry } from './resolve.ts';
@@ -111,11 +112,9 @@ export class Publisher {
    * for like any other, so the answer never tells anyone that a private object exists.
    */
   async missing(caller: Caller, upload: Upload, hashes: readonly string[]): Promise<string[]> {
-    const held: string[] = [];
-    for (const hash of hashes) {
-      assertHash(hash);
-      if (await this.store.objects.has(hash)) held.push(hash);
-    }
+    hashes.forEach((hash) => assertHash(hash));
+    const inStore = await mapLimit(hashes, FILE_CONCURRENCY, (h) => this.store.objects.has(h));
+    const held = hashes.filter((_, i) => inStore[i]);
     const visible = new Set<string>();
     for (let i = 0; i < held.length; i += INSERT_CHUNK_ROWS) {
       const rows = await this.db
@@ -130,17 +129,20 @@ export class Publisher {
         .execute();
       rows.forEach((r) => visible.add(r.hash));
     }
-    const missing: string[] = [];
-    for (const hash of hashes) {
-      if (!visible.has(hash) && !(await upload.staged.has(hash))) missing.push(hash);
-    }
-    return missing;
+    const candidates = hashes.filter((hash) => !visible.has(hash));
+    const staged = await mapLimit(candidates, FILE_CONCURRENCY, (h) => upload.staged.has(h));
+    return candidates.filter((_, i) => !staged[i]);
   }
 
   /** Checks one object's bytes against its hash and stages it. */
   async receive(upload: Upload, hash: string, deflated: Buffer): Promise<void> {
-    if (await this.store.objects.has(hash)) return;
-    await upload.staged.putDeflated(hash, deflated);
+    decodeLoose(hash, deflated);
+    await this.stageVerified(upload, hash, deflated);
+  }
+
+  /** Stages bytes the caller already checked with `decodeLoose` (the sync socket does). */
+  async stageVerified(upload: Upload, hash: string, deflated: Buffer): Promise<void> {
+    await upload.staged.putVerified(hash, deflated);
   }
 
   /** Makes the release exist, or refuses it with the reason; a refusal publishes nothing. */
@@ -190,45 +192,50 @@ export class Publisher {
     let bytes = tagObject.content.length;
     let missing = 0;
     let manifestBlob: string | null = null;
-    const queue: Array<{ hash: string; type: ObjectType }> = [{ hash: release.tree, type: 'tree' }];
+    let level: Array<{ hash: string; type: ObjectType }> = [{ hash: release.tree, type: 'tree' }];
     const seen = new Set<string>([upload.tag]);
-    while (queue.length > 0) {
-      const { hash, type } = queue.shift()!;
-      if (seen.has(hash)) continue;
-      seen.add(hash);
-      hashes.push(hash);
+    while (level.length > 0) {
+      level = level.filter((item) => !seen.has(item.hash) && seen.add(item.hash));
+      hashes.push(...level.map((item) => item.hash));
       if (hashes.length > MAX_RELEASE_OBJECTS) {
         throw new TetherError(
           'payload_too_large',
           `a release holds at most ${MAX_RELEASE_OBJECTS} objects`,
         );
       }
-      const object = await this.store.readEither(hash, upload.staged);
-      if (!object) {
-        missing += 1;
-        continue;
-      }
-      if (object.type !== type) {
-        throw new TetherError(
-          'invalid_request',
-          `object ${hash} is a ${object.type}, not a ${type}`,
-        );
-      }
-      bytes += object.content.length;
-      if (bytes > MAX_RELEASE_BYTES) {
-        throw new TetherError(
-          'payload_too_large',
-          `a release holds at most ${MAX_RELEASE_BYTES} bytes`,
-        );
-      }
-      if (type !== 'tree') continue;
-      for (const entry of parseTree(object.content)) {
-        if (hash === release.tree && entry.name === MANIFEST_FILE) {
-          if (entryType(entry) !== 'blob') throw noManifest();
-          manifestBlob = entry.hash;
+      const objects = await mapLimit(level, FILE_CONCURRENCY, (item) =>
+        this.store.readEither(item.hash, upload.staged),
+      );
+      const next: typeof level = [];
+      for (const [i, { hash, type }] of level.entries()) {
+        const object = objects[i];
+        if (!object) {
+          missing += 1;
+          continue;
         }
-        queue.push({ hash: entry.hash, type: entryType(entry) });
+        if (object.type !== type) {
+          throw new TetherError(
+            'invalid_request',
+            `object ${hash} is a ${object.type}, not a ${type}`,
+          );
+        }
+        bytes += object.content.length;
+        if (bytes > MAX_RELEASE_BYTES) {
+          throw new TetherError(
+            'payload_too_large',
+            `a release holds at most ${MAX_RELEASE_BYTES} bytes`,
+          );
+        }
+        if (type !== 'tree') continue;
+        for (const entry of parseTree(object.content)) {
+          if (hash === release.tree && entry.name === MANIFEST_FILE) {
+            if (entryType(entry) !== 'blob') throw noManifest();
+            manifestBlob = entry.hash;
+          }
+          next.push({ hash: entry.hash, type: entryType(entry) });
+        }
       }
+      level = next;
     }
     if (missing > 0) throw incomplete(missing);
     if (manifestBlob === null) throw noManifest();
