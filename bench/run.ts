@@ -8,6 +8,7 @@ import { runFanout } from './fanout.ts';
 import { runIdleAgents } from './idle-agents.ts';
 import { runPlayback } from './playback.ts';
 import { runTerminal } from './terminal.ts';
+import { runRepository } from './repository.ts';
 import {
   agentRuntime,
   cleanupSync,
@@ -39,6 +40,7 @@ const SCENARIOS: Record<string, () => Promise<ScenarioResult>> = {
   'idle-agents': runIdleAgents,
   terminal: runTerminal,
   playback: runPlayback,
+  repository: runRepository,
 };
 
 const HELP = `npm run bench [-- --only NAME] [--keep-temp]

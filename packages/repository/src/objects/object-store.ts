@@ -23,6 +23,7 @@ import {
   type GitObject,
   type ObjectType,
 } from './git-object.ts';
+import { FILE_CONCURRENCY, mapLimit } from '../concurrency.ts';
 
 /**
  * The largest object, inflated, that the repository takes. Scripts are text; 8 MiB leaves room
@@ -34,6 +35,9 @@ const DEFLATE_LEVEL = 1;
 
 /** One folder of loose objects: the repository's own, or one upload's staging area. */
 export class LooseObjects {
+  /** Fan-out folders known to exist, so each write skips its mkdir. */
+  readonly #dirs = new Set<string>();
+
   constructor(readonly dir: string) {}
 
   pathOf(hash: string): string {
@@ -83,13 +87,13 @@ export class LooseObjects {
    */
   async putDeflated(hash: string, deflated: Buffer): Promise<GitObject> {
     const object = decodeLoose(hash, deflated);
-    if (!(await this.has(hash))) await this.#write(hash, deflated);
+    await this.#write(hash, deflated);
     return object;
   }
 
   /** Stores zlib bytes the caller has already decoded and checked with `decodeLoose`. */
   async putVerified(hash: string, deflated: Buffer): Promise<void> {
-    if (!(await this.has(hash))) await this.#write(hash, deflated);
+    await this.#write(hash, deflated);
   }
 
   async *hashes(): AsyncGenerator<string> {
@@ -101,10 +105,17 @@ export class LooseObjects {
     }
   }
 
-  /** Write then rename: a reader never sees half an object, a crash leaves only a temp file. */
+  /**
+   * Write then rename: a reader never sees half an object, a crash leaves only a temp file.
+   * Renaming over an object already there replaces it with the same bytes.
+   */
   async #write(hash: string, deflated: Buffer): Promise<void> {
     const path = this.pathOf(hash);
-    await mkdir(join(this.dir, hash.slice(0, 2)), { recursive: true });
+    const fanout = hash.slice(0, 2);
+    if (!this.#dirs.has(fanout)) {
+      await mkdir(join(this.dir, fanout), { recursive: true });
+      this.#dirs.add(fanout);
+    }
     const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
     await writeFile(temp, deflated, { mode: 0o444 });
     await rename(temp, path);
@@ -140,28 +151,30 @@ export class ObjectStore {
     return new LooseObjects(join(this.#stagingRoot, uploadId));
   }
 
-  /** Reads from the repository first, then from a staging area. */
+  /** Reads from a staging area first (a new release's objects are mostly there), then ours. */
   async readEither(hash: string, staged?: LooseObjects): Promise<GitObject | null> {
-    return (await this.objects.read(hash)) ?? (staged ? await staged.read(hash) : null);
+    return (staged ? await staged.read(hash) : null) ?? (await this.objects.read(hash));
   }
 
   /**
    * Moves staged objects into the repository. A hard link then unlink keeps an object that
    * another upload already promoted; either way each file appears whole.
    */
-  async promote(staged: LooseObjects, hashes: Iterable<string>): Promise<void> {
-    for (const hash of hashes) {
-      const from = staged.pathOf(hash);
-      if (await this.objects.has(hash)) continue;
-      await mkdir(join(this.objects.dir, hash.slice(0, 2)), { recursive: true });
+  async promote(staged: LooseObjects, hashes: readonly string[]): Promise<void> {
+    const fanouts = [...new Set(hashes.map((h) => h.slice(0, 2)))];
+    await mapLimit(fanouts, FILE_CONCURRENCY, (f) =>
+      mkdir(join(this.objects.dir, f), { recursive: true }),
+    );
+    await mapLimit(hashes, FILE_CONCURRENCY, async (hash) => {
       try {
-        await link(from, this.objects.pathOf(hash));
+        await link(staged.pathOf(hash), this.objects.pathOf(hash));
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
-        // EEXIST: someone promoted the same object a moment ago; ENOENT: it was already here.
+        // EEXIST: already in the repository (another release has it, or a retry promoted it);
+        // ENOENT: not staged because the repository already held it.
         if (code !== 'EEXIST' && code !== 'ENOENT') throw error;
       }
-    }
+    });
   }
 
   async discard(staged: LooseObjects): Promise<void> {

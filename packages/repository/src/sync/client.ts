@@ -9,6 +9,7 @@ import {
   type LooseObjects,
 } from '../objects/object-store.ts';
 import type { SignedPack } from '../pack.ts';
+import { WritePool } from '../concurrency.ts';
 import type { Published } from '../publish.ts';
 import type { Resolved } from '../catalog.ts';
 import {
@@ -129,6 +130,7 @@ export class SyncClient {
     const assembler = new ChunkAssembler(MAX_OBJECT_BYTES + 1024 * 1024);
     let received = 0;
     const got = new Set<string>();
+    const writes = new WritePool();
     let chain: Promise<void> = Promise.resolve();
     let failure: Error | null = null;
 
@@ -170,7 +172,7 @@ export class SyncClient {
           if (type && type !== object.type) {
             throw new TetherError('invalid_request', `object ${chunk.hash} is not a ${type}`);
           }
-          await options.into.putVerified(chunk.hash, deflated);
+          await writes.add(() => options.into.putVerified(chunk.hash, deflated));
           received += 1;
           got.add(chunk.hash);
           options.onObject?.(received);
@@ -186,6 +188,7 @@ export class SyncClient {
       const done = (await this.#next(id, 'fetch.done')) as { objects: number; bytes: number };
       await chain;
       if (failure) throw failure;
+      await writes.drain();
       const absent = [...expected.keys()].filter((h) => !have.has(h) && !got.has(h));
       if (absent.length > 0) {
         throw new TetherError('internal', `the fetch ended without ${absent.length} objects`);
