@@ -29,7 +29,12 @@ const HashParams = z.strictObject({
   hash: z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 in hex'),
 });
 const PathQuery = z.strictObject({
-  path: z.string().min(1).max(4095).optional(),
+  // Characters, generously: pathFrom counts the bytes and says so when there are too many.
+  path: z
+    .string()
+    .min(1)
+    .max(4 * 4095)
+    .optional(),
   pathB64: z.string().min(1).max(8192).optional(),
 });
 const UploadQuery = PathQuery.extend({ overwrite: z.enum(['0', '1']).default('0') });
