@@ -10,6 +10,7 @@ import { agentCommand, demoCommand, serveCommand } from './server.ts';
 import { tokensCommand } from './tokens.ts';
 import { ttyCommand } from './tty.ts';
 import { recordingCommand } from './recording.ts';
+import { cpCommand, fsCommand } from './fs/fs-command.ts';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
@@ -19,6 +20,8 @@ Examples:
   tether login https://support.example.com      sign in and save a token
   tether agents ls
   tether exec web-01 -- df -h
+  tether fs ls web-01:/etc
+  tether cp web-01:/var/log/syslog .
   tether audit tail
 
 Environment:
@@ -51,6 +54,8 @@ function buildProgram(argv: readonly string[]): Command {
     .addCommand(auditCommand())
     .addCommand(ttyCommand())
     .addCommand(recordingCommand())
+    .addCommand(fsCommand())
+    .addCommand(cpCommand())
     .addCommand(serveCommand())
     .addCommand(demoCommand())
     .addCommand(agentCommand(argv));
