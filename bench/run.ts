@@ -7,6 +7,7 @@ import { runExecLatency } from './exec-latency.ts';
 import { runFanout } from './fanout.ts';
 import { runIdleAgents } from './idle-agents.ts';
 import { runTerminal } from './terminal.ts';
+import { runFiles } from './files.ts';
 import {
   agentRuntime,
   cleanupSync,
@@ -37,6 +38,7 @@ const SCENARIOS: Record<string, () => Promise<ScenarioResult>> = {
   fanout: runFanout,
   'idle-agents': runIdleAgents,
   terminal: runTerminal,
+  files: runFiles,
 };
 
 const HELP = `npm run bench [-- --only NAME] [--keep-temp]
