@@ -9,6 +9,7 @@ import { runIdleAgents } from './idle-agents.ts';
 import { runPlayback } from './playback.ts';
 import { runTerminal } from './terminal.ts';
 import { runRepository } from './repository.ts';
+import { runFiles } from './files.ts';
 import {
   agentRuntime,
   cleanupSync,
@@ -41,6 +42,7 @@ const SCENARIOS: Record<string, () => Promise<ScenarioResult>> = {
   terminal: runTerminal,
   playback: runPlayback,
   repository: runRepository,
+  files: runFiles,
 };
 
 const HELP = `npm run bench [-- --only NAME] [--keep-temp]

@@ -83,6 +83,36 @@ export class Client {
     return { status: response.status, headers: response.headers, body: body as T };
   }
 
+  /**
+   * A request whose body streams (downloads, uploads): the Response with its body unread on
+   * success, the endpoint's error as an ApiError otherwise. No timeout: a transfer takes as
+   * long as it takes; `signal` stops it.
+   */
+  async raw(
+    method: string,
+    path: string,
+    options: Pick<RequestOptions, 'query' | 'headers' | 'doing'> & {
+      body?: AsyncIterable<Uint8Array>;
+      signal?: AbortSignal;
+    } = {},
+  ): Promise<Response> {
+    let response: Response;
+    try {
+      response = await fetch(this.#href(path, options.query), {
+        method,
+        headers: { ...this.#auth(), ...options.headers },
+        body: options.body as BodyInit | undefined,
+        signal: options.signal,
+        ...(options.body ? { duplex: 'half' } : {}),
+      } as RequestInit);
+    } catch (error) {
+      throw this.#networkError(error, 0);
+    }
+    if (response.ok || response.status === 416) return response;
+    const body = parseJson(await response.text().catch(() => ''));
+    throw this.#refused(errorFromResponse(response.status, response.statusText, body, options));
+  }
+
   /** Opens `path` as a WebSocket with the bearer token; rejects with the endpoint's error. */
   socket(path: string, options: SocketOptions = {}): Promise<WebSocket> {
     const href = this.#href(path, options.query).replace(/^http/, 'ws');
@@ -164,7 +194,8 @@ export function errorFromResponse(
   { doing }: Pick<RequestOptions, 'doing'> = {},
 ): ApiError {
   if (isErrorBody(body)) {
-    return new ApiError(body.error.code, status, body.error.message, { doing });
+    const { details } = body.error as { details?: Record<string, unknown> };
+    return new ApiError(body.error.code, status, body.error.message, { doing, details });
   }
   const code = Object.entries(ERROR_STATUS).find(([, value]) => value === status)?.[0];
   const text = statusText ? `${status} ${statusText}` : String(status);
