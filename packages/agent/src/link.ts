@@ -14,6 +14,7 @@ import type { HostKey, Identity } from './identity.ts';
 import { runExec } from './exec-runner.ts';
 import { hangUpAll, servePty } from './pty-session.ts';
 import { closeChannels, serveSftp } from './files/sftp-server.ts';
+import { serveForwards } from './forward/forward-server.ts';
 import type { IPty } from '@lydell/node-pty';
 import type { Duplex } from 'node:stream';
 
@@ -153,6 +154,7 @@ export class AgentLink extends EventEmitter<LinkEvents> {
       this.log.info('connected to endpoint');
       this.emit('state', 'connected', {});
       client.on('session', (accept) => this.handleSession(accept(), ptys));
+      serveForwards(client, this.log);
     });
     client.on('error', (error) => this.log.debug({ err: error }, 'ssh error'));
     client.on('close', () => {

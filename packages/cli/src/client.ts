@@ -111,6 +111,11 @@ export class Client {
     });
   }
 
+  /** The bearer header, for clients of other protocols on the same endpoint (repository sync). */
+  authHeaders(): Record<string, string> {
+    return this.#auth();
+  }
+
   /** An error the endpoint sent inside a stream, told the same way as one in a response. */
   streamError(error: { code: string; message: string }, doing?: string): ApiError {
     const status = (ERROR_STATUS as Record<string, number>)[error.code] ?? 500;

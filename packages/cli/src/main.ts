@@ -6,7 +6,9 @@ import { auditCommand } from './audit.ts';
 import { describeError } from './errors.ts';
 import { execCommand } from './exec.ts';
 import { loginCommand, whoamiCommand } from './login.ts';
-import { agentCommand, demoCommand, serveCommand } from './server.ts';
+import { agentCommand, demoCommand, repositoryCommand, serveCommand } from './server.ts';
+import { keysCommand } from './keys.ts';
+import { scriptCommand } from './scripts.ts';
 import { tokensCommand } from './tokens.ts';
 import { ttyCommand } from './tty.ts';
 import { recordingCommand } from './recording.ts';
@@ -51,6 +53,9 @@ function buildProgram(argv: readonly string[]): Command {
     .addCommand(auditCommand())
     .addCommand(ttyCommand())
     .addCommand(recordingCommand())
+    .addCommand(keysCommand())
+    .addCommand(scriptCommand())
+    .addCommand(repositoryCommand())
     .addCommand(serveCommand())
     .addCommand(demoCommand())
     .addCommand(agentCommand(argv));

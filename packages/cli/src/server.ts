@@ -50,6 +50,10 @@ export function serveCommand(): Command {
       '--audit-key-file <file>',
       "the audit log's HMAC key; every process sharing --db needs the same (default DATA/audit.key)",
     )
+    .option(
+      '--repository <url>',
+      'use a separate script repository (tether repository serve) instead of the embedded one',
+    )
     .addOption(logLevelOption())
     .addHelpText('after', SERVE_HELP)
     .action(async (options) => {
@@ -67,9 +71,55 @@ export function serveCommand(): Command {
         trustProxy: Boolean(options.trustProxy),
         publicUrl: options.publicUrl,
         auditKeyFile: options.auditKeyFile,
+        repositoryUrl: options.repository,
         logLevel: options.logLevel,
       });
     });
+}
+
+const REPOSITORY_HELP = `
+The repository has no users of its own: run it behind an endpoint started with
+--repository URL, and trust that endpoint's key (DATA/endpoint-key.pub of the endpoint).
+
+Example:
+  tether repository serve --data /var/lib/tether-repo --listen 127.0.0.1:8081 \\
+    --trust-endpoint-key /var/lib/tether/endpoint-key.pub`;
+
+export function repositoryCommand(): Command {
+  const repository = new Command('repository').description('the script repository on its own');
+  repository
+    .command('serve')
+    .description('run the script repository alone (tether serve embeds one by default)')
+    .option('--data <dir>', 'data folder (objects, and SQLite unless --db)', './.tether-repository')
+    .option('--listen <host:port>', 'address to listen on (default: 127.0.0.1:8081)', listenArg)
+    .option('--db <url>', 'PostgreSQL instead of SQLite, e.g. postgres://user@host/db')
+    .option(
+      '--trust-endpoint-key <file>',
+      'an endpoint public key file whose signed callers are believed (repeatable)',
+      (file: string, previous: string[]) => [...previous, file],
+      [] as string[],
+    )
+    .addOption(logLevelOption())
+    .addHelpText('after', REPOSITORY_HELP)
+    .action(async (options) => {
+      const { readFileSync } = await import('node:fs');
+      const keys = (options.trustEndpointKey as string[]).map((file) => {
+        try {
+          return readFileSync(file, 'utf8').trim();
+        } catch (error) {
+          throw new UsageError(`cannot read ${file}: ${(error as Error).message}`);
+        }
+      });
+      const { serveRepository } = await import('@tether/endpoint');
+      await serveRepository({
+        dataDir: resolve(options.data),
+        listen: options.listen ?? parseListen('127.0.0.1:8081'),
+        dbUrl: options.db,
+        trustEndpointKeys: keys,
+        logLevel: options.logLevel,
+      });
+    });
+  return repository;
 }
 
 export function demoCommand(): Command {

@@ -35,6 +35,11 @@ import { serveRemoteTerminals } from './terminal/remote-terminal.ts';
 import { TerminalService } from './terminal/terminal-service.ts';
 import { terminalRoutes } from './terminal/terminal-routes.ts';
 import { terminalSockets } from './terminal/terminal-socket.ts';
+import { ForwardService } from './forward/forward-service.ts';
+import { forwardRoutes } from './forward/forward-routes.ts';
+import { serveRemoteForwards } from './forward/forward-relay.ts';
+import { FileService } from './files/file-service.ts';
+import { fileRoutes } from './files/file-routes.ts';
 import { Api } from './http/api.ts';
 import { LiveTopics } from './live/live-topics.ts';
 import { liveRoutes } from './live/live-routes.ts';
@@ -149,6 +154,27 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     remoteUrl: options.repositoryUrl,
     log: nodeLog,
   });
+  const forwards = new ForwardService({
+    db: store.db,
+    bus,
+    hub,
+    audit,
+    approvals,
+    guard,
+    nodeId,
+    log: nodeLog.child({ module: 'forward' }),
+  });
+  const files = new FileService({
+    db: store.db,
+    bus,
+    hub,
+    audit,
+    approvals,
+    guard,
+    nodeId,
+    dataDir,
+    log: nodeLog.child({ module: 'files' }),
+  });
   const secure = Boolean(options.tlsCert);
   const services: Services = {
     db: store.db,
@@ -162,6 +188,8 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     approvals,
     terminals,
     repository,
+    forwards,
+    files,
     auth: new Authenticator(store.db),
     live: new LiveTopics(),
     endpointKey,
@@ -214,6 +242,8 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
   consentRoutes(api, services);
   terminalRoutes(api, services);
   terminalSockets(app, services);
+  forwardRoutes(api, app, services);
+  fileRoutes(api, app, services);
   ticketRoutes(api, services);
   chatRoutes(api, app, services);
   liveRoutes(app, services);
@@ -233,6 +263,12 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     hub,
     nodeLog.child({ module: 'relay' }),
   );
+  const stopForwardRelay = serveRemoteForwards(
+    bus,
+    nodeId,
+    hub,
+    nodeLog.child({ module: 'relay' }),
+  );
   const interrupted = await exec.recoverInterrupted();
   if (interrupted > 0)
     nodeLog.warn({ interrupted }, 'marked commands cut off by the last stop as interrupted');
@@ -243,6 +279,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
       'marked terminal sessions cut off by the last stop as interrupted',
     );
   approvals.start();
+  await forwards.start();
 
   await app.listen({ host: options.listen.host, port: options.listen.port });
   const address = app.server.address();
@@ -264,8 +301,11 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
       (closing ??= (async () => {
         stopRelay();
         stopTerminalRelay();
+        stopForwardRelay();
         approvals.stop();
+        await forwards.stop();
         await terminals.stop();
+        await files.stop();
         await hub.stop();
         await app.close();
         await bus.close();

@@ -14,6 +14,8 @@ import type { LiveTopics } from './live/live-topics.ts';
 import type { ExecService } from './exec/exec-service.ts';
 import type { Approvals } from './consent/approvals.ts';
 import type { TerminalService } from './terminal/terminal-service.ts';
+import type { ForwardService } from './forward/forward-service.ts';
+import type { FileService } from './files/file-service.ts';
 import type { Database } from './store/schema.ts';
 import type { RepositoryHost } from './repository/host.ts';
 
@@ -28,6 +30,9 @@ export interface Services {
   exec: ExecService;
   approvals: Approvals;
   terminals: TerminalService;
+  forwards: ForwardService;
+  /** File sessions: consent, channels to agents, audit, history and live events (issue 4). */
+  files: FileService;
   auth: Authenticator;
   /** The script repository, embedded or forwarded to (`--repository URL`). */
   repository: RepositoryHost;

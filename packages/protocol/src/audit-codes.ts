@@ -6,6 +6,9 @@
  * 4 join tokens, 5 accounts, 6 the audit log itself, 7 tickets and chat, 8 consent and
  * terminal sessions, 9 access denied by visibility or role. Within an area, the second digit
  * may name a feature: 35xx the script repository. Codes are never reused;
+ * terminal sessions (83xx port forwards), 9 access denied by visibility or role. Codes are never reused;
+ * terminal sessions, 9 access denied by visibility or role. Within 8: 82xx files (sessions
+ * 820x, operations 821x–822x, each with its refusal as E). Codes are never reused;
  * a retired code stays here, marked as such.
  */
 export const AUDIT = {
@@ -78,6 +81,42 @@ export const AUDIT = {
   // The live file socket (T829x): an observer's frames dropped, an observer joining.
   fileLiveInputDropped: { code: 'T8290E', event: 'files.live.input_dropped' },
   fileLiveJoined: { code: 'T8291I', event: 'files.live.join' },
+  forwardOpened: { code: 'T8300I', event: 'forward.open' },
+  forwardRefused: { code: 'T8300E', event: 'forward.refuse' },
+  forwardEnded: { code: 'T8301I', event: 'forward.end' },
+  forwardConnectionStarted: { code: 'T8310I', event: 'forward.connection.start' },
+  forwardConnectionFailed: { code: 'T8310E', event: 'forward.connection.fail' },
+  forwardConnectionEnded: { code: 'T8311I', event: 'forward.connection.end' },
+  forwardConnectionInterrupted: { code: 'T8311E', event: 'forward.connection.interrupted' },
+  fileSessionStarted: { code: 'T8200I', event: 'file.session.start' },
+  fileSessionRefused: { code: 'T8200E', event: 'file.session.start' },
+  fileSessionEnded: { code: 'T8201I', event: 'file.session.end' },
+  fileWriteGranted: { code: 'T8202I', event: 'file.session.write' },
+  fileWriteRefused: { code: 'T8202E', event: 'file.session.write' },
+  fileInputDropped: { code: 'T8203E', event: 'file.input_dropped' },
+  fileListed: { code: 'T8210I', event: 'file.list' },
+  fileListFailed: { code: 'T8210E', event: 'file.list' },
+  fileStat: { code: 'T8211I', event: 'file.stat' },
+  fileStatFailed: { code: 'T8211E', event: 'file.stat' },
+  fileViewed: { code: 'T8212I', event: 'file.view' },
+  fileViewFailed: { code: 'T8212E', event: 'file.view' },
+  fileDownloaded: { code: 'T8213I', event: 'file.download' },
+  fileDownloadFailed: { code: 'T8213E', event: 'file.download' },
+  fileDiffed: { code: 'T8214I', event: 'file.diff' },
+  fileDiffFailed: { code: 'T8214E', event: 'file.diff' },
+  fileSaved: { code: 'T8215I', event: 'file.save' },
+  fileSaveFailed: { code: 'T8215E', event: 'file.save' },
+  fileUploaded: { code: 'T8216I', event: 'file.upload' },
+  fileUploadFailed: { code: 'T8216E', event: 'file.upload' },
+  fileDeleted: { code: 'T8217I', event: 'file.delete' },
+  fileDeleteFailed: { code: 'T8217E', event: 'file.delete' },
+  fileFolderMade: { code: 'T8218I', event: 'file.mkdir' },
+  fileFolderMakeFailed: { code: 'T8218E', event: 'file.mkdir' },
+  fileRenamed: { code: 'T8219I', event: 'file.rename' },
+  fileRenameFailed: { code: 'T8219E', event: 'file.rename' },
+  fileModeChanged: { code: 'T8220I', event: 'file.chmod' },
+  fileModeChangeFailed: { code: 'T8220E', event: 'file.chmod' },
+  fileBlobRead: { code: 'T8221I', event: 'file.blob.read' },
 
   accessDenied: { code: 'T9000E', event: 'access.denied' },
 } as const;

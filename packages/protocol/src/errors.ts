@@ -9,6 +9,8 @@ export const ERROR_STATUS = {
   conflict: 409,
   gone: 410,
   payload_too_large: 413,
+  /** The server's disk is full (or the upload is larger than its free space). */
+  insufficient_storage: 507,
   token_invalid: 400,
   token_expired: 410,
   token_used: 410,
@@ -17,6 +19,8 @@ export const ERROR_STATUS = {
   agent_revoked: 410,
   rate_limited: 429,
   timeout: 504,
+  /** A forward's target refused the connection, did not answer, or has no address. */
+  target_unreachable: 502,
   unavailable: 503,
   internal: 500,
 } as const;

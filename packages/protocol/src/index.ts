@@ -10,3 +10,5 @@ export * from './names.ts';
 export * from './terminal.ts';
 export * from './file-live.ts';
 export * from './agents.ts';
+export * from './forward.ts';
+export * from './files.ts';

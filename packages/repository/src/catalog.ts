@@ -32,6 +32,10 @@ export interface PackageSummary {
   visibility: string;
   deprecated: string | null;
   updatedAt: string;
+  /** True when every version the caller sees is yanked (`latest` is then a yanked one). */
+  latestYanked: boolean;
+  /** How many of the versions the caller sees are yanked. */
+  yankedVersions: number;
 }
 
 export interface VersionView {
@@ -43,6 +47,8 @@ export interface VersionView {
   keyId: string;
   publishedAt: string;
   visibility: string;
+  /** The owners this version's manifest named: read in order, they are the ownership history. */
+  owners: string[];
   /** Who may see and run it, in words. */
   audience: string;
   yanked: { at: string; by: string | null; reason: string } | null;
@@ -331,6 +337,8 @@ export class Catalog {
         visibility: latest.visibility,
         deprecated: pkg.deprecated_message,
         updatedAt: latest.published_at,
+        latestYanked: latest.yanked_at !== null,
+        yankedVersions: versions.filter((v) => v.yanked_at !== null).length,
       });
     }
     return summaries;
@@ -380,6 +388,7 @@ function versionView(row: RepoVersionsTable): VersionView {
     keyId: row.key_id,
     publishedAt: row.published_at,
     visibility: row.visibility,
+    owners: (JSON.parse(row.manifest) as Manifest).owners,
     audience: audienceOf(row.visibility),
     yanked: row.yanked_at
       ? { at: row.yanked_at, by: row.yanked_by, reason: row.yank_reason ?? '' }

@@ -303,7 +303,8 @@ export class Publisher {
       .where('version', '=', manifest.version)
       .executeTakeFirst();
     if (existing) {
-      if (existing.tag !== upload.tag) {
+      // The same tree is the same content (script.json is in it); only the tag's time differs.
+      if (existing.tree !== release.tree) {
         throw new TetherError(
           'conflict',
           `${manifest.name}@${manifest.version} is already published with other content; ` +
@@ -315,7 +316,7 @@ export class Publisher {
         name: manifest.name,
         version: manifest.version,
         tree: existing.tree,
-        tag: upload.tag,
+        tag: existing.tag,
         lock,
         created: false,
       };

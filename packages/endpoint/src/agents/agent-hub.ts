@@ -182,6 +182,31 @@ export class AgentHub {
     );
   }
 
+  /**
+   * Opens a direct-tcpip channel (one forwarded TCP connection) on a locally connected agent.
+   * `origin` and `flags` fill the originator fields (see FORWARD_FLAG_LISTED).
+   */
+  directTcpip(
+    agentId: string,
+    to: { host: string; port: number; origin: string; flags: number },
+  ): Promise<ClientChannel> {
+    const link = this.links.get(agentId);
+    if (!link) return Promise.reject(new TetherError('agent_offline', 'agent is offline'));
+    return new Promise((resolve, reject) => {
+      const refused = (cause: unknown): void =>
+        reject(new TetherError('agent_offline', 'agent did not open the connection', { cause }));
+      try {
+        link.ssh.forwardOut(to.origin, to.flags, to.host, to.port, (error, channel) => {
+          if (error) refused(error);
+          else resolve(channel);
+        });
+      } catch (error) {
+        // ssh2 throws "Not connected" synchronously while the link is closing.
+        refused(error);
+      }
+    });
+  }
+
   /** Closes every link, as on shutdown; agents reconnect to whichever endpoint answers. */
   async stop(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
@@ -369,6 +394,10 @@ export class AgentHub {
       .where('id', '=', agent.id)
       .where('connection_id', '=', link.connectionId)
       .execute();
+    this.deps.bus.publish(`agent.${agent.id}.disconnected`, {
+      agentId: agent.id,
+      connectionId: link.connectionId,
+    });
     await audit.append({
       kind: 'agentDisconnected',
       accountId: agent.account_id,

@@ -5,6 +5,12 @@ import type { Principal } from '../auth/principal.ts';
 import { storeBackends, type TestStore } from '../store/test-stores.ts';
 import {
   approvalScope,
+  canEndFileSession,
+  canSeeFileEvent,
+  canSeeFileSession,
+  canUseFileSession,
+  fileEventScope,
+  fileSessionScope,
   canDecideApproval,
   canDriveTerminal,
   canEndTerminal,
@@ -451,6 +457,8 @@ const ACTION_RULES: Array<[Action, Reach, Reach, Reach, Reach]> = [
   ['files.read.request', 'all', 'all', 'all', 'none'],
   ['files.write.request', 'all', 'all', 'all', 'none'],
   ['forward.request', 'all', 'all', 'all', 'none'],
+  ['forward.open', 'all', 'all', 'all', 'own'],
+  ['files.self_service', 'none', 'none', 'none', 'own'],
 ];
 
 const TARGETS = [
@@ -747,6 +755,101 @@ describe('visibility - approvals and terminal sessions', () => {
           const watching = ids.filter((id) => canWatchTerminal(p, CONSENT[id])).sort();
           expect([who, approvals.map((r) => r.id).sort()]).toEqual([who, seeing]);
           expect([who, sessions.map((r) => r.id).sort()]).toEqual([who, watching]);
+        }
+      } finally {
+        await store.cleanup();
+      }
+    },
+  );
+});
+
+/** File sessions (and their history): u-eng opened one on acme, u-eng2 one on acme, u-cust one. */
+const FILE_SESSIONS = {
+  'eng-acme': { account_id: 'acme', user_id: 'u-eng' },
+  'eng2-acme': { account_id: 'acme', user_id: 'u-eng2' },
+  'eng-globex': { account_id: 'globex', user_id: 'u-eng' },
+  'cust-acme': { account_id: 'acme', user_id: 'u-cust' },
+} as const;
+
+/** who, session, then: sees it (and its events), works in it, ends it. */
+const FILE_RULES: Array<[Who, keyof typeof FILE_SESSIONS, boolean, boolean, boolean]> = [
+  ['admin', 'eng-acme', true, false, true],
+  ['manager', 'eng-acme', true, false, false],
+  ['manager', 'eng2-acme', false, false, false],
+  ['manager', 'cust-acme', false, false, false],
+  ['engineer', 'eng-acme', true, true, true],
+  ['engineer', 'eng2-acme', false, false, false],
+  ['engineer', 'eng-globex', true, true, true],
+  ['engineer', 'cust-acme', false, false, false],
+  ['customer', 'eng-acme', true, false, true],
+  ['customer', 'cust-acme', true, true, true],
+  ['customer', 'eng-globex', false, false, false],
+  ['accountless', 'eng-acme', false, false, false],
+  ['unknownRole', 'eng-acme', false, false, false],
+];
+
+describe('visibility - file sessions and file history', () => {
+  it.each(
+    named(
+      FILE_RULES.map(([who, record, sees, works, ends]) => ({
+        name: `${who} on ${record}: sees ${sees}, works ${works}, ends ${ends}`,
+        who,
+        record,
+        expected: { sees, events: sees, works, ends },
+      })),
+    ),
+  )('visibility - %s', (_, { who, record, expected }) => {
+    const p = PEOPLE[who];
+    const row = FILE_SESSIONS[record];
+    expect({
+      sees: canSeeFileSession(p, row),
+      events: canSeeFileEvent(p, row),
+      works: canUseFileSession(p, row),
+      ends: canEndFileSession(p, row),
+    }).toEqual(expected);
+  });
+
+  it.each(storeBackends().map((b) => [b.name, b] as const))(
+    'visibility - file session and file event scopes match the predicates on %s',
+    async (_, backend) => {
+      const store = await backend.open();
+      try {
+        for (const [id, row] of Object.entries(FILE_SESSIONS)) {
+          await store.db
+            .insertInto('file_sessions')
+            .values({
+              ...{ id, agent_id: 'a', account_id: row.account_id, ticket_id: null },
+              ...{ user_id: row.user_id, username: row.user_id, can_write: 0, status: 'live' },
+              ...{ read_approval_id: null, write_approval_id: null, started_at: NOW },
+              ...{ ended_at: null, ended_by: null, end_reason: null, roots: '[]' },
+              ...{ cwd_b64: null, open_b64: null, open_hash: null },
+            })
+            .execute();
+          await store.db
+            .insertInto('file_events')
+            .values({
+              ...{ id, created_at: NOW, agent_id: 'a', account_id: row.account_id },
+              ...{ ticket_id: null, session_id: id, user_id: row.user_id, username: 'x' },
+              ...{ code: 'T8210I', kind: 'list', path_b64: 'Lw==', to_path_b64: null },
+              ...{ before_hash: null, after_hash: null, bytes: null, diff: null, detail: null },
+            })
+            .execute();
+        }
+        const ids = Object.keys(FILE_SESSIONS) as Array<keyof typeof FILE_SESSIONS>;
+        for (const [who, p] of Object.entries(PEOPLE)) {
+          const sessions = await store.db
+            .selectFrom('file_sessions')
+            .select('id')
+            .where(fileSessionScope(p))
+            .execute();
+          const events = await store.db
+            .selectFrom('file_events')
+            .select('id')
+            .where(fileEventScope(p))
+            .execute();
+          const seeing = ids.filter((id) => canSeeFileSession(p, FILE_SESSIONS[id])).sort();
+          expect([who, sessions.map((r) => r.id).sort()]).toEqual([who, seeing]);
+          expect([who, events.map((r) => r.id).sort()]).toEqual([who, seeing]);
         }
       } finally {
         await store.cleanup();

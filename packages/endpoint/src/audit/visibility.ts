@@ -40,7 +40,9 @@ export type Action =
   | 'terminal.request'
   | 'files.read.request'
   | 'files.write.request'
-  | 'forward.request';
+  | 'forward.request'
+  | 'forward.open'
+  | 'files.self_service';
 
 /** How far a role's right reaches: every account, only the caller's own account, or nowhere. */
 type Reach = 'all' | 'own' | 'none';
@@ -72,6 +74,10 @@ const RULES: Record<Action, Record<Role, Reach>> = {
   'files.read.request': { admin: 'all', manager: 'all', engineer: 'all', customer: 'none' },
   'files.write.request': { admin: 'all', manager: 'all', engineer: 'all', customer: 'none' },
   'forward.request': { admin: 'all', manager: 'all', engineer: 'all', customer: 'none' },
+  // Customers forward on their own servers only when the account's policy enables self-service.
+  'forward.open': { admin: 'all', manager: 'all', engineer: 'all', customer: 'own' },
+  // Customers browse their own servers' files when the account's policy enables self-service.
+  'files.self_service': { admin: 'none', manager: 'none', engineer: 'none', customer: 'own' },
 };
 
 type Scope<T extends keyof Database> = (eb: ExpressionBuilder<Database, T>) => Expression<SqlBool>;
@@ -273,6 +279,76 @@ export function canDriveTerminal(p: Principal, session: { engineer_id: string })
   return p.userId === session.engineer_id && p.role !== 'customer';
 }
 
+/**
+ * Port forwards, like terminal sessions: the account's customers, the person who opened it and
+ * their managers, and admins see it; its person, the account's customers and admins may end it.
+ */
+export function canSeeForward(p: Principal, f: { account_id: string; user_id: string }): boolean {
+  return canWatchTerminal(p, { account_id: f.account_id, engineer_id: f.user_id });
+}
+
+export function forwardScope(p: Principal): Scope<'forwards'> {
+  return accountOrTeam(p, 'user_id');
+}
+
+export function canEndForward(p: Principal, f: { account_id: string; user_id: string }): boolean {
+  if (p.role === 'admin') return true;
+  if (p.role === 'customer') return ownAccount(p, f.account_id);
+  return p.userId === f.user_id;
+}
+
+/** Opening connections through a forward, or holding it: the person who opened it, alone. */
+export function canUseForward(p: Principal, f: { user_id: string }): boolean {
+  return p.userId === f.user_id;
+}
+
+/**
+ * File sessions and their history: the account's customers, the person who opened the session
+ * and their managers, and admins (as for terminals).
+ */
+export function canSeeFileSession(
+  p: Principal,
+  session: { account_id: string; user_id: string },
+): boolean {
+  switch (p.role) {
+    case 'admin':
+      return true;
+    case 'customer':
+      return ownAccount(p, session.account_id);
+    case 'engineer':
+    case 'manager':
+      return teamOf(p).includes(session.user_id);
+    default:
+      return false;
+  }
+}
+
+export function fileSessionScope(p: Principal): Scope<'file_sessions'> {
+  return accountOrTeam(p, 'user_id');
+}
+
+/** A file event is seen by whoever may see the session it happened in. */
+export const canSeeFileEvent = canSeeFileSession;
+
+export function fileEventScope(p: Principal): Scope<'file_events'> {
+  return accountOrTeam(p, 'user_id');
+}
+
+/** Listing, reading and changing files in a session: the person who opened it, alone. */
+export function canUseFileSession(p: Principal, session: { user_id: string }): boolean {
+  return p.userId === session.user_id;
+}
+
+/** Ending a file session: whoever opened it, any customer of the account, and admins. */
+export function canEndFileSession(
+  p: Principal,
+  session: { account_id: string; user_id: string },
+): boolean {
+  if (p.role === 'admin') return true;
+  if (p.role === 'customer' && ownAccount(p, session.account_id)) return true;
+  return p.userId === session.user_id;
+}
+
 /** `db.selectFrom('users').where(userScope(p))`: staff see everyone, customers their account's. */
 export function userScope(p: Principal): Scope<'users'> {
   return (eb) =>
@@ -283,10 +359,10 @@ export function userScope(p: Principal): Scope<'users'> {
  * The common shape for a person's work on an account: admins everything, customers their
  * account's, staff what they or their reports did (`column` names the person).
  */
-function accountOrTeam<T extends 'approval_requests' | 'terminal_sessions'>(
-  p: Principal,
-  column: 'requester_id' | 'engineer_id',
-): Scope<T> {
+function accountOrTeam<
+  T extends
+    'approval_requests' | 'terminal_sessions' | 'forwards' | 'file_sessions' | 'file_events',
+>(p: Principal, column: 'requester_id' | 'engineer_id' | 'user_id'): Scope<T> {
   return (eb) => {
     const person = eb.ref(column as never) as Expression<string>;
     const account = eb.ref('account_id' as never) as Expression<string>;

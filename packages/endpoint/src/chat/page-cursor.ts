@@ -14,7 +14,7 @@ export interface PageCursor {
   id: string;
 }
 
-type Paged = 'tickets' | 'chat_messages';
+type Paged = 'tickets' | 'chat_messages' | 'file_events';
 
 let lastMs = 0;
 let counter = 0;

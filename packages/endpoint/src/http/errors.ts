@@ -3,14 +3,15 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import { TetherError, type ErrorCode } from '@tether/protocol';
 import { ZodError } from 'zod';
 
-export function errorBody(code: ErrorCode, message: string) {
-  return { error: { code, message } };
+export function errorBody(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+  return { error: details === undefined ? { code, message } : { code, message, details } };
 }
 
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | Error, request, reply) => {
     if (error instanceof TetherError) {
-      return reply.code(error.status).send(errorBody(error.code, error.message));
+      // `details` carry what the caller needs to act (a save conflict's diff), never internals.
+      return reply.code(error.status).send(errorBody(error.code, error.message, error.details));
     }
     if (error instanceof ZodError) {
       return reply.code(400).send(errorBody('invalid_request', describeZod(error)));

@@ -3,6 +3,8 @@
  * objects in our data folder), or a separate one (`--repository URL`) that we forward to,
  * signing who calls with the endpoint's key.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
@@ -22,6 +24,9 @@ import type { Api } from '../http/api.ts';
 import type { Services } from '../services.ts';
 import { forwardRepository } from './forward.ts';
 import { AgentRepositoryProxy, localSource, remoteSource } from './agent-proxy.ts';
+
+/** The endpoint's public key, in the data folder, for a separate repository to trust. */
+export const ENDPOINT_PUBLIC_KEY_FILE = 'endpoint-key.pub';
 
 export interface RepositoryHost {
   /** The embedded repository; null when a separate one serves (`--repository URL`). */
@@ -54,6 +59,11 @@ export async function openRepositoryHost(options: {
         audit: auditSink(options.audit),
         log,
       });
+  // Public: the operator gives it to `tether repository serve --trust-endpoint-key`.
+  writeFileSync(
+    join(options.dataDir, ENDPOINT_PUBLIC_KEY_FILE),
+    `${options.endpointKey.publicKey}\n`,
+  );
   const source = local ? localSource(local) : remoteSource(remoteUrl!, sign);
   const agents = new AgentRepositoryProxy({
     source,

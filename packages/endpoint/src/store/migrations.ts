@@ -279,6 +279,136 @@ const accessPolicy: Migration = {
   },
 };
 
+/** Port forwards and their connections (issue 4). */
+const forwards: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('forwards')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('agent_id', 'text', (c) => c.notNull())
+      .addColumn('account_id', 'text', (c) => c.notNull())
+      .addColumn('ticket_id', 'text')
+      .addColumn('approval_id', 'text')
+      .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('username', 'text', (c) => c.notNull())
+      .addColumn('host', 'text', (c) => c.notNull())
+      .addColumn('port', 'integer', (c) => c.notNull())
+      .addColumn('target', 'text', (c) => c.notNull())
+      .addColumn('listed', 'integer', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('ended_at', 'text')
+      .addColumn('ended_by', 'text')
+      .addColumn('end_reason', 'text')
+      .addColumn('lease_until', 'text', (c) => c.notNull())
+      .addColumn('connections', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('failed_connections', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('bytes_up', 'bigint', (c) => c.notNull().defaultTo(0))
+      .addColumn('bytes_down', 'bigint', (c) => c.notNull().defaultTo(0))
+      .execute();
+    await db.schema
+      .createIndex('forwards_agent')
+      .on('forwards')
+      .columns(['agent_id', 'created_at'])
+      .execute();
+    await db.schema
+      .createIndex('forwards_lease')
+      .on('forwards')
+      .columns(['status', 'lease_until'])
+      .execute();
+
+    await db.schema
+      .createTable('forward_connections')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('forward_id', 'text', (c) => c.notNull())
+      .addColumn('node_id', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('started_at', 'text', (c) => c.notNull())
+      .addColumn('ended_at', 'text')
+      .addColumn('bytes_up', 'bigint', (c) => c.notNull().defaultTo(0))
+      .addColumn('bytes_down', 'bigint', (c) => c.notNull().defaultTo(0))
+      .addColumn('duration_ms', 'integer')
+      .addColumn('error_code', 'text')
+      .addColumn('error_message', 'text')
+      .execute();
+    await db.schema
+      .createIndex('forward_connections_forward')
+      .on('forward_connections')
+      .columns(['forward_id', 'started_at'])
+      .execute();
+    await db.schema
+      .createIndex('forward_connections_node')
+      .on('forward_connections')
+      .columns(['node_id', 'status'])
+      .execute();
+  },
+};
+
+/** File sessions and the history of file work (issue 4). */
+const files: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('file_sessions')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('agent_id', 'text', (c) => c.notNull())
+      .addColumn('account_id', 'text', (c) => c.notNull())
+      .addColumn('ticket_id', 'text')
+      .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('username', 'text', (c) => c.notNull())
+      .addColumn('read_approval_id', 'text')
+      .addColumn('write_approval_id', 'text')
+      .addColumn('can_write', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('started_at', 'text', (c) => c.notNull())
+      .addColumn('ended_at', 'text')
+      .addColumn('ended_by', 'text')
+      .addColumn('end_reason', 'text')
+      .addColumn('roots', 'text', (c) => c.notNull().defaultTo('[]'))
+      .addColumn('cwd_b64', 'text')
+      .addColumn('open_b64', 'text')
+      .addColumn('open_hash', 'text')
+      .execute();
+    await db.schema
+      .createIndex('file_sessions_agent')
+      .on('file_sessions')
+      .columns(['agent_id', 'started_at'])
+      .execute();
+
+    await db.schema
+      .createTable('file_events')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('agent_id', 'text', (c) => c.notNull())
+      .addColumn('account_id', 'text', (c) => c.notNull())
+      .addColumn('ticket_id', 'text')
+      .addColumn('session_id', 'text', (c) => c.notNull())
+      .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('username', 'text', (c) => c.notNull())
+      .addColumn('code', 'text', (c) => c.notNull())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('path_b64', 'text', (c) => c.notNull())
+      .addColumn('to_path_b64', 'text')
+      .addColumn('before_hash', 'text')
+      .addColumn('after_hash', 'text')
+      .addColumn('bytes', 'bigint')
+      .addColumn('diff', 'text')
+      .addColumn('detail', 'text')
+      .execute();
+    for (const [name, columns] of [
+      ['file_events_agent', ['agent_id', 'created_at']],
+      ['file_events_session', ['session_id', 'created_at']],
+      ['file_events_ticket', ['ticket_id', 'created_at']],
+      ['file_events_after', ['after_hash']],
+      ['file_events_before', ['before_hash']],
+    ] as const)
+      await db.schema
+        .createIndex(name)
+        .on('file_events')
+        .columns([...columns])
+        .execute();
+  },
+};
+
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   return {
     async getMigrations() {
@@ -286,8 +416,10 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
         '0001-initial': initial(dialect),
         '0002-support': support,
         '0003-access-policy': accessPolicy,
+        '0004-files': files,
         // The script repository's index tables (packages/repository/src/index/migrations.ts).
         '0005-repository': repositoryMigration,
+        '0006-forwards': forwards,
       };
     },
   };

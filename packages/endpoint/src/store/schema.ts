@@ -204,6 +204,101 @@ export interface TerminalSessionsTable {
   bytes_in: number;
 }
 
+/** A port forward: one person's right to open connections to one target from one server. */
+export interface ForwardsTable {
+  id: string;
+  agent_id: string;
+  account_id: string;
+  ticket_id: string | null;
+  /** The approval it was opened with; null for customers' own (self-service) forwards. */
+  approval_id: string | null;
+  user_id: string;
+  username: string;
+  /** As parsed: lower-case host (IPv6 without brackets), port, and the two as one string. */
+  host: string;
+  port: number;
+  target: string;
+  /** 1: the account's target list named it, so the agent may reach link-local addresses. */
+  listed: number;
+  /** `opening` is the moment between claiming a pending forward and spending its approval. */
+  status: 'pending' | 'opening' | 'live' | 'ended' | 'refused';
+  created_at: string;
+  ended_at: string | null;
+  ended_by: string | null;
+  end_reason: string | null;
+  /** Renewed while a client holds the forward's socket; past it, any process ends the forward. */
+  lease_until: string;
+  connections: number;
+  failed_connections: number;
+  bytes_up: number;
+  bytes_down: number;
+}
+
+/** One TCP connection through a forward, written when it opens (or fails) and when it ends. */
+export interface ForwardConnectionsTable {
+  id: string;
+  forward_id: string;
+  node_id: string;
+  status: 'open' | 'closed' | 'failed' | 'interrupted';
+  started_at: string;
+  ended_at: string | null;
+  bytes_up: number;
+  bytes_down: number;
+  duration_ms: number | null;
+  error_code: string | null;
+  error_message: string | null;
+}
+
+/** A file session: one person browsing and editing one server's files (issue 4). */
+export interface FileSessionsTable {
+  id: string;
+  agent_id: string;
+  account_id: string;
+  ticket_id: string | null;
+  /** Who opened it: the engineer, or a customer using self-service. Only they operate it. */
+  user_id: string;
+  username: string;
+  read_approval_id: string | null;
+  write_approval_id: string | null;
+  can_write: number;
+  status: 'live' | 'ended';
+  started_at: string;
+  ended_at: string | null;
+  ended_by: string | null;
+  end_reason: string | null;
+  /** JSON array of the allowed folders when it opened, for the site to start in. */
+  roots: string;
+  /** Live state for late joiners: the folder shown and the file open (base64 of raw bytes). */
+  cwd_b64: string | null;
+  open_b64: string | null;
+  open_hash: string | null;
+}
+
+/** History of file work: what was listed, viewed, saved, uploaded, downloaded, changed. */
+export interface FileEventsTable {
+  /** Time-ordered (timeOrderedId), so (created_at, id) pages in write order. */
+  id: string;
+  created_at: string;
+  agent_id: string;
+  account_id: string;
+  ticket_id: string | null;
+  session_id: string;
+  user_id: string;
+  username: string;
+  code: string;
+  kind: string;
+  /** Base64 of the raw path bytes; names need not be UTF-8. */
+  path_b64: string;
+  to_path_b64: string | null;
+  before_hash: string | null;
+  after_hash: string | null;
+  bytes: number | null;
+  /** Saves: the unified diff from before to after. */
+  diff: string | null;
+  /** JSON of kind-specific facts. */
+  detail: string | null;
+}
+
 export interface SettingsTable {
   key: string;
   value: string;
@@ -224,6 +319,10 @@ export interface Database {
   consent_policies: ConsentPoliciesTable;
   approval_requests: ApprovalRequestsTable;
   terminal_sessions: TerminalSessionsTable;
+  forwards: ForwardsTable;
+  forward_connections: ForwardConnectionsTable;
+  file_sessions: FileSessionsTable;
+  file_events: FileEventsTable;
 }
 
 /** Rows as inserted: `seq` is assigned by the database. */

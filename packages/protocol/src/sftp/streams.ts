@@ -137,7 +137,7 @@ export interface WriteOptions {
 export async function sftpWriteFrom(
   client: SftpClient,
   handle: Buffer,
-  source: AsyncIterable<Buffer | Uint8Array | string>,
+  source: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer>,
   options: WriteOptions = {},
 ): Promise<number> {
   const maxInFlight = options.inFlight ?? WRITES_IN_FLIGHT;

@@ -81,8 +81,11 @@ class SyncSession {
     ws.on('error', (error) => this.log.debug({ err: error }, 'sync socket error'));
   }
 
+  /**
+   * Frames that arrived are handled even when the socket closed behind them: the objects of a
+   * publish cut off half way stay staged, so the retry sends only the rest.
+   */
   async #onFrame(frame: Buffer, isBinary: boolean): Promise<void> {
-    if (this.ws.readyState !== this.ws.OPEN) return;
     let id: number | null = null;
     try {
       if (!isBinary) {

@@ -1,0 +1,84 @@
+/** Forwards when things break: the agent drops and comes back, the endpoint restarts. */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startAgent, type RunningAgent } from '@tether/agent';
+import { quiet, startHarness, waitFor, type Harness } from '../testing/harness.ts';
+import { connectForward, echoServer, holdForward } from '../testing/forward-client.ts';
+
+let h: Harness;
+let agent: RunningAgent;
+let accountId: string;
+let engineer: { token: string };
+let echo: Awaited<ReturnType<typeof echoServer>>;
+
+beforeAll(async () => {
+  h = await startHarness();
+  accountId = await h.account('Acme');
+  agent = await h.agent('Acme', 'flaky');
+  engineer = await h.user('engineer');
+  const customer = await h.user('customer', { account: 'Acme' });
+  await h.api(
+    'PUT',
+    `/api/v1/accounts/${accountId}/consent`,
+    { forwardMode: 'allow' },
+    customer.token,
+  );
+  echo = await echoServer();
+}, 60_000);
+afterAll(async () => {
+  await echo?.close();
+  await agent?.close();
+  await h?.close();
+});
+
+const online = async () =>
+  (await h.api('GET', `/api/v1/agents/${agent.agentId}`)).body.agent.online as boolean;
+
+it('forward - the agent drops and comes back: the forward stays, its holder hears both, connections work again', async () => {
+  const created = await h.api(
+    'POST',
+    `/api/v1/agents/${agent.agentId}/forwards`,
+    { target: `127.0.0.1:${echo.port}` },
+    engineer.token,
+  );
+  const id = created.body.forward.id;
+  const holder = holdForward(h.url, engineer.token, id);
+  await holder.seen((m) => m.type === 'agent' && m.online, 'online at first');
+
+  const inFlight = connectForward(h.url, engineer.token, id);
+  expect(await inFlight.first).toMatchObject({ type: 'open' });
+
+  await agent.close();
+  await waitFor(async () => !(await online()), 15_000, 'agent offline');
+  await holder.seen((m) => m.type === 'agent' && !m.online, 'offline');
+  expect((await inFlight.closed).code).toBe(4409);
+  expect(inFlight.messages.at(-1)).toEqual({
+    type: 'error',
+    error: { code: 'agent_offline', message: 'the agent disconnected' },
+  });
+
+  const whileAway = connectForward(h.url, engineer.token, id);
+  expect(await whileAway.first).toEqual({
+    type: 'error',
+    error: {
+      code: 'agent_offline',
+      message: 'the agent is offline; connections work again once it reconnects',
+    },
+  });
+
+  const stateDir = join(
+    h.dir,
+    readdirSync(h.dir).find((entry) => entry.endsWith('-flaky'))!,
+  );
+  agent = await startAgent({ stateDir, logger: quiet });
+  await holder.seen((m) => m.type === 'agent' && m.online && holder.messages.length > 3, 'back');
+
+  const after = connectForward(h.url, engineer.token, id);
+  expect(await after.first).toMatchObject({ type: 'open' });
+  after.send('still here');
+  await waitFor(() => after.received().toString() === 'still here');
+  after.ws.close();
+  expect((await h.api('GET', `/api/v1/forwards/${id}`)).body.forward.status).toBe('live');
+  holder.close();
+});
