@@ -40,6 +40,9 @@ import { forwardRoutes } from './forward/forward-routes.ts';
 import { serveRemoteForwards } from './forward/forward-relay.ts';
 import { FileService } from './files/file-service.ts';
 import { fileRoutes } from './files/file-routes.ts';
+import { FileLive } from './files/file-live.ts';
+import { fileLiveBackend } from './files/file-live-backend.ts';
+import { wsGate, wsPrincipal } from './http/ws-auth.ts';
 import { Api } from './http/api.ts';
 import { LiveTopics } from './live/live-topics.ts';
 import { liveRoutes } from './live/live-routes.ts';
@@ -244,6 +247,16 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
   terminalSockets(app, services);
   forwardRoutes(api, app, services);
   fileRoutes(api, app, services);
+  const fileLive = new FileLive({
+    bus,
+    audit,
+    log: nodeLog.child({ module: 'file-live' }),
+    nodeId,
+    gate: wsGate(services),
+    principal: (request) => wsPrincipal(services, request),
+    backend: fileLiveBackend(files),
+  });
+  fileLive.register(app);
   ticketRoutes(api, services);
   chatRoutes(api, app, services);
   liveRoutes(app, services);
@@ -305,6 +318,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
         approvals.stop();
         await forwards.stop();
         await terminals.stop();
+        fileLive.stop();
         await files.stop();
         await hub.stop();
         await app.close();
@@ -350,6 +364,12 @@ function describeOtherRoutes(api: Api): void {
       '/api/v1/terminals/:id/socket',
       'WebSocket to watch a live session read-only: hello, snapshot, then bytes',
       'terminals',
+      false,
+    ],
+    [
+      '/api/v1/file-sessions/:id/socket',
+      'WebSocket of a file session: JSON control text frames (cwd, open, listing, saved…), binary Yjs frames [0 sync|1 awareness]; the editor drives, others watch',
+      'files',
       false,
     ],
   ] as const;

@@ -8,9 +8,8 @@ import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import Fastify, { type FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
-import { TetherError, type AuditEventView } from '@tether/protocol';
+import { TetherError } from '@tether/protocol';
 import type { AppendInput } from '../audit/audit-log.ts';
-import { AUDIT_EVENT_SUBJECT } from '../audit/audit-log.ts';
 import type { Principal } from '../auth/principal.ts';
 import { MemoryBus } from '../bus/memory-bus.ts';
 import { wsGate, wsPrincipal } from '../http/ws-auth.ts';
@@ -53,12 +52,16 @@ const backend: FileLiveBackend = {
     if (content === undefined) throw new TetherError('not_found', `no such file: ${path}`);
     return { path, size: content.length, hash: sha256(content), content, binary: false };
   },
-  noticeOf(event) {
-    if (event.code !== 'TEST-SAVE') return null;
-    const { path, hash } = event.params as { path: string; hash: string };
-    return { type: 'saved', sessionId: event.sessionId!, path, hash };
+  notices(sessionId, handler) {
+    return noticeBus.subscribe(`test.saved.${sessionId}`, (payload) => {
+      const { path, hash } = payload as { path: string; hash: string };
+      handler({ type: 'saved', sessionId, path, hash });
+    });
   },
 };
+
+/** Where the fake backend announces saves, as the real one does on its own subject. */
+const noticeBus = new MemoryBus();
 
 describe('file live socket', () => {
   const bus = new MemoryBus();
@@ -89,6 +92,7 @@ describe('file live socket', () => {
     await a?.close();
     await b?.close();
     await bus.close();
+    await noticeBus.close();
   });
 
   /** One endpoint process: its own FileLive on its own port, the shared bus between them. */
@@ -380,12 +384,7 @@ describe('file live socket', () => {
     const erin = await editorWithConfig(urlA);
     const bob = connect(urlB, 'ann');
     await bob.waitText(FILES[CONFIG]!);
-    const saved: Partial<AuditEventView> = {
-      code: 'TEST-SAVE',
-      sessionId: SESSION,
-      params: { path: CONFIG, hash: 'ab'.repeat(32) },
-    };
-    bus.publish(AUDIT_EVENT_SUBJECT, saved as Record<string, unknown>);
+    noticeBus.publish(`test.saved.${SESSION}`, { path: CONFIG, hash: 'ab'.repeat(32) });
     expect(await erin.waitMessage('saved')).toEqual({
       type: 'saved',
       path: CONFIG,

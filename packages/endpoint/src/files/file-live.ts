@@ -12,12 +12,10 @@ import {
   FILE_LIVE_SYNC,
   FileLiveClientMessage,
   TetherError,
-  type AuditEventView,
   type FileLiveRole,
 } from '@tether/protocol';
 import { actorOf } from '../agents/guard.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
-import { AUDIT_EVENT_SUBJECT } from '../audit/audit-log.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { Bus } from '../bus/bus.ts';
 import { parseJson } from '../http/ws-json.ts';
@@ -73,8 +71,8 @@ export interface FileLiveBackend {
   authorize(p: Principal, sessionId: string): Promise<FileLiveAccess>;
   /** Reads a file for the editor through the session (policy and audit included). */
   read(p: Principal, sessionId: string, path: string): Promise<FileLiveRead>;
-  /** Which audit events mean a save or the session's end. */
-  noticeOf(event: AuditEventView): FileLiveNotice | null;
+  /** Saves and the session's end, wherever they happen; returns the unsubscribe. */
+  notices(sessionId: string, handler: (notice: FileLiveNotice) => void): () => void;
 }
 
 export interface FileLiveDeps {
@@ -100,18 +98,9 @@ interface RoomEntry {
 export class FileLive {
   private readonly rooms = new Map<string, RoomEntry>();
   private readonly relay: FileLiveRelay;
-  private readonly stopNotices: () => void;
 
   constructor(private readonly deps: FileLiveDeps) {
     this.relay = new FileLiveRelay(deps.bus, deps.nodeId, deps.log);
-    // Saves and ends are audited wherever they happen; every process hears them on the bus.
-    this.stopNotices = deps.bus.subscribe(AUDIT_EVENT_SUBJECT, (payload) => {
-      if (payload instanceof Uint8Array) return;
-      const event = payload as unknown as AuditEventView;
-      if (!event.sessionId || !this.rooms.has(event.sessionId)) return;
-      const notice = deps.backend.noticeOf(event);
-      if (notice) this.notice(notice);
-    });
   }
 
   /** Sessions with a socket in this process. */
@@ -136,7 +125,6 @@ export class FileLive {
 
   /** Closes every socket (the process is stopping) and lets go of the bus. */
   stop(): void {
-    this.stopNotices();
     for (const { room } of this.rooms.values())
       for (const member of room.members) member.ws.close(1001, 'endpoint stopping');
   }
@@ -317,7 +305,13 @@ export class FileLive {
       busyOpening: false,
     };
     this.rooms.set(id, entry);
-    entry.detach = this.relay.attach(room);
+    const detachRelay = this.relay.attach(room);
+    // Saves and the end reach every process holding a room of the session, each on its own.
+    const stopNotices = this.deps.backend.notices(id, (notice) => this.notice(notice));
+    entry.detach = () => {
+      detachRelay();
+      stopNotices();
+    };
     return entry;
   }
 

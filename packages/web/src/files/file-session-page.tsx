@@ -54,11 +54,12 @@ export function FileSessionPage() {
   const ticket = search.get('ticket') ?? undefined;
   const agent = useQuery(agentQuery(agentId));
   const sessions = useQuery({
-    queryKey: ['file-sessions', agentId],
-    queryFn: () => filesApi.sessions(agentId),
+    queryKey: ['file-session', sessionId],
+    queryFn: () => filesApi.session(sessionId),
+    // Write access and the end also arrive live; this poll covers a paused socket.
     refetchInterval: 10_000,
   });
-  const session = sessions.data?.find((s) => s.id === sessionId);
+  const session = sessions.data?.agentId === agentId ? sessions.data : undefined;
   const serverName = agent.data ? visibleText(agent.data.name) : 'Server';
   const filesHref = `/servers/${encodeURIComponent(agentId)}/files${ticket ? `?ticket=${encodeURIComponent(ticket)}` : ''}`;
 
@@ -140,14 +141,14 @@ function SessionView({
   const textNow = useRef('');
 
   const live = session.status === 'live' && !ended;
+  const roots = session.roots ?? [];
   const editor = role === 'editor';
   const write = useAccessRequest(session.agentId, 'files.write', ticket);
   const grant = useMutation({
     mutationFn: (approval: string) => filesApi.grantWrite(session.id, approval),
     onSuccess: (updated) => {
-      client.setQueryData<FileSession[]>(['file-sessions', session.agentId], (list = []) =>
-        list.map((s) => (s.id === updated.id ? updated : s)),
-      );
+      client.setQueryData<FileSession>(['file-session', updated.id], updated);
+      void client.invalidateQueries({ queryKey: ['file-sessions', session.agentId] });
       notifications.show({ color: 'green', message: 'You may change files now.' });
     },
   });
@@ -200,9 +201,11 @@ function SessionView({
                 rejoin = setTimeout(() => {
                   const { cwd: mine, openPath } = state.current;
                   if (!heard.cwd) {
-                    announceCwd(conn, mine ?? ROOT, setCwd, state);
+                    // A first visit starts in the first folder the account allows, or at /.
+                    const start = mine ?? (roots[0] ? { path: roots[0] } : ROOT);
+                    announceCwd(conn, start, setCwd, state);
                     const listed = lastListing.current;
-                    if (listed && listed.path === (mine ?? ROOT).path)
+                    if (listed && listed.path === start.path)
                       conn?.listing(listed.path, listed.entries);
                   }
                   if (!heard.open && openPath) conn?.open(openPath);
@@ -232,6 +235,7 @@ function SessionView({
               return setWatchers(message.people);
             case 'ended':
               setEnded({ by: message.by, reason: message.reason });
+              void client.invalidateQueries({ queryKey: ['file-session', session.id] });
               void client.invalidateQueries({ queryKey: ['file-sessions', session.agentId] });
               return;
             case 'error':

@@ -10,6 +10,8 @@ export interface FileSession {
   userId: string;
   username: string;
   canWrite: boolean;
+  /** The account's allowed folders when the session opened ([] = everything). */
+  roots?: string[];
   startedAt: string;
   endedAt: string | null;
   status: 'live' | 'ended';
@@ -145,6 +147,8 @@ export const filesApi = {
       (r) => r.session,
     ),
   endSession: (id: string) => call<unknown>('DELETE', session(id)),
+  session: (id: string) =>
+    call<{ session: FileSession }>('GET', session(id)).then((r) => r.session),
   sessions: (agentId: string) =>
     call<{ sessions: FileSession[] }>('GET', `/agents/${enc(agentId)}/file-sessions`).then(
       (r) => r.sessions,
