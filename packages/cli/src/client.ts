@@ -1,6 +1,6 @@
 /** The endpoint's REST and WebSocket API as the CLI uses it: bearer token, typed errors. */
 import type { IncomingMessage } from 'node:http';
-import { ERROR_STATUS, isErrorBody } from '@tether/protocol';
+import { ERROR_STATUS, isErrorBody, type ErrorCode } from '@tether/protocol';
 import WebSocket from 'ws';
 import { ApiError, NetworkError, TokenRefusedError, type TokenSource } from './errors.ts';
 
@@ -186,6 +186,22 @@ export class Client {
   }
 }
 
+/**
+ * What a status with no error body means: only the generic HTTP meanings. A bare 502 or 504
+ * comes from a proxy in between, not from a target or timeout of ours, so it stays `internal`.
+ */
+const BARE_STATUS_CODES: Record<number, ErrorCode> = {
+  400: 'invalid_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  409: 'conflict',
+  410: 'gone',
+  413: 'payload_too_large',
+  429: 'rate_limited',
+  503: 'unavailable',
+};
+
 /** Maps an error response to an ApiError: the body's code and message, or its status alone. */
 export function errorFromResponse(
   status: number,
@@ -197,7 +213,7 @@ export function errorFromResponse(
     const { details } = body.error as { details?: Record<string, unknown> };
     return new ApiError(body.error.code, status, body.error.message, { doing, details });
   }
-  const code = Object.entries(ERROR_STATUS).find(([, value]) => value === status)?.[0];
+  const code = BARE_STATUS_CODES[status];
   const text = statusText ? `${status} ${statusText}` : String(status);
   return new ApiError(code ?? 'internal', status, `endpoint answered ${text}`, { doing });
 }
