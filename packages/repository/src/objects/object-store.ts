@@ -30,6 +30,11 @@ import { FILE_CONCURRENCY, mapLimit } from '../concurrency.ts';
  * for a bundled library or a data file while keeping one object's inflation cheap to bound.
  */
 export const MAX_OBJECT_BYTES = 8 * 1024 * 1024;
+/**
+ * The repository keeps this much of recently read objects in memory: many agents fetch the
+ * same few releases, and a read from memory spares a file open per object.
+ */
+const HOT_OBJECT_BYTES = 64 * 1024 * 1024;
 /** Speed over size: objects are small, and level 1 deflates several times faster than 6. */
 const DEFLATE_LEVEL = 1;
 
@@ -37,8 +42,15 @@ const DEFLATE_LEVEL = 1;
 export class LooseObjects {
   /** Fan-out folders known to exist, so each write skips its mkdir. */
   readonly #dirs = new Set<string>();
+  /** Recently read objects' zlib bytes, most recent last; objects never change under a hash. */
+  readonly #hot = new Map<string, Buffer>();
+  #hotBytes = 0;
 
-  constructor(readonly dir: string) {}
+  /** `hotBytes` keeps that much of what was read in memory (the repository's own objects). */
+  constructor(
+    readonly dir: string,
+    private readonly hotLimit = 0,
+  ) {}
 
   pathOf(hash: string): string {
     assertHash(hash);
@@ -58,11 +70,38 @@ export class LooseObjects {
 
   /** The stored zlib bytes, as git keeps them; null when absent. */
   async readDeflated(hash: string): Promise<Buffer | null> {
+    const hot = this.#hot.get(hash);
+    if (hot) {
+      this.#hot.delete(hash);
+      this.#hot.set(hash, hot);
+      return hot;
+    }
+    let deflated: Buffer;
     try {
-      return await readFile(this.pathOf(hash));
+      deflated = await readFile(this.pathOf(hash));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw error;
+    }
+    this.#remember(hash, deflated);
+    return deflated;
+  }
+
+  /** Drops a hash from memory (its file was removed on purpose). */
+  evict(hash: string): void {
+    const held = this.#hot.get(hash);
+    if (held) this.#hotBytes -= held.length;
+    this.#hot.delete(hash);
+  }
+
+  #remember(hash: string, deflated: Buffer): void {
+    if (this.hotLimit === 0 || deflated.length > this.hotLimit / 16) return;
+    this.#hot.set(hash, deflated);
+    this.#hotBytes += deflated.length;
+    for (const [oldest, bytes] of this.#hot) {
+      if (this.#hotBytes <= this.hotLimit) break;
+      this.#hot.delete(oldest);
+      this.#hotBytes -= bytes.length;
     }
   }
 
@@ -129,7 +168,7 @@ export class ObjectStore {
 
   /** `root` is `<data>/repository`; objects live in `root/objects` as in a bare git repo. */
   constructor(readonly root: string) {
-    this.objects = new LooseObjects(join(root, 'objects'));
+    this.objects = new LooseObjects(join(root, 'objects'), HOT_OBJECT_BYTES);
     this.#stagingRoot = join(root, 'staging');
   }
 
@@ -183,6 +222,7 @@ export class ObjectStore {
 
   /** Removes a file that may be absent; used by tests that damage objects on purpose. */
   async forget(hash: string): Promise<void> {
+    this.objects.evict(hash);
     await unlink(this.objects.pathOf(hash)).catch(() => undefined);
   }
 }

@@ -1,13 +1,14 @@
 /** The sync protocol's client: for the CLI, the endpoint's proxy, mirrors and (later) agents. */
 import WebSocket from 'ws';
 import { TetherError, type WireError } from '@tether/protocol';
-import { entryType, parseTag, parseTree, type ObjectType } from '../objects/git-object.ts';
 import {
-  decodeLoose,
-  deflateObject,
-  MAX_OBJECT_BYTES,
-  type LooseObjects,
-} from '../objects/object-store.ts';
+  entryType,
+  parseTag,
+  parseTree,
+  type GitObject,
+  type ObjectType,
+} from '../objects/git-object.ts';
+import { decodeLoose, deflateObject, MAX_OBJECT_BYTES } from '../objects/object-store.ts';
 import type { SignedPack } from '../pack.ts';
 import { WritePool } from '../concurrency.ts';
 import type { Published } from '../publish.ts';
@@ -35,9 +36,19 @@ export interface FetchResult {
   bytes: number;
 }
 
+/** Where a fetch puts what it receives: loose objects, or a PackSink. */
+export interface ObjectSink {
+  /** Called once per object, after its bytes were checked against its hash. */
+  putVerified(hash: string, deflated: Buffer, object: GitObject): Promise<void>;
+  /** Objects named in `have` are read from here, to know what they reach. */
+  read(hash: string): Promise<GitObject | null>;
+  /** Called when every object has arrived. */
+  finish?(): Promise<void>;
+}
+
 export interface FetchOptions {
   /** Where received objects go, verified; `have` objects are read from here to walk them. */
-  into: LooseObjects;
+  into: ObjectSink;
   /** Objects the client already holds in `into`; any number. Defaults to none. */
   have?: Iterable<string>;
   onObject?: (received: number) => void;
@@ -172,7 +183,7 @@ export class SyncClient {
           if (type && type !== object.type) {
             throw new TetherError('invalid_request', `object ${chunk.hash} is not a ${type}`);
           }
-          await writes.add(() => options.into.putVerified(chunk.hash, deflated));
+          await writes.add(() => options.into.putVerified(chunk.hash, deflated, object));
           received += 1;
           got.add(chunk.hash);
           options.onObject?.(received);
@@ -189,6 +200,7 @@ export class SyncClient {
       await chain;
       if (failure) throw failure;
       await writes.drain();
+      await options.into.finish?.();
       const absent = [...expected.keys()].filter((h) => !have.has(h) && !got.has(h));
       if (absent.length > 0) {
         throw new TetherError('internal', `the fetch ended without ${absent.length} objects`);

@@ -1,6 +1,6 @@
 /** The sync protocol over a real endpoint's socket, and a client facing a lying server. */
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ import {
   type Publisher,
 } from '../testing/endpoint.ts';
 import { SyncClient } from './client.ts';
+import { PackSink } from './pack-sink.ts';
 import { FRAME_OBJECT, FRAME_UPLOAD, objectFrames, SYNC_PATH, SYNC_PROTOCOL } from './protocol.ts';
 
 const FILES = 200;
@@ -71,6 +72,23 @@ describe('sync protocol', () => {
     expect(result.objects).toBe(1 + 1 + 1 + 10 + FILES);
     const listing = execFileSync('git', ['--git-dir', store.root, 'ls-tree', '-r', big.tree]);
     expect(listing.toString().split('\n').filter(Boolean)).toHaveLength(FILES + 1);
+    await rm(store.root, { recursive: true, force: true });
+  });
+
+  it('sync - a fetch into a pack lands as one git pack that git verifies and reads', async () => {
+    const store = await freshStore();
+    const sink = new PackSink(store);
+    const client = await sync(h, alice.token);
+    const result = await client.fetch([big.tag], { into: sink });
+    await client.close();
+    const packs = await readdir(join(store.root, 'objects', 'pack'));
+    expect(packs.sort()).toEqual([`pack-${sink.packHash}.idx`, `pack-${sink.packHash}.pack`]);
+    const idx = join(store.root, 'objects', 'pack', `pack-${sink.packHash}.idx`);
+    const verified = execFileSync('git', ['verify-pack', '-v', idx]).toString();
+    expect(verified).toContain(`non delta: ${result.objects} objects`);
+    const listing = execFileSync('git', ['--git-dir', store.root, 'ls-tree', '-r', big.tree]);
+    expect(listing.toString().split('\n').filter(Boolean)).toHaveLength(FILES + 1);
+    execFileSync('git', ['--git-dir', store.root, 'fsck', '--no-dangling']);
     await rm(store.root, { recursive: true, force: true });
   });
 
