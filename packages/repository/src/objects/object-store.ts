@@ -24,6 +24,7 @@ import {
   type ObjectType,
 } from './git-object.ts';
 import { FILE_CONCURRENCY, mapLimit } from '../concurrency.ts';
+import { buildPack, type PackedEntry } from './pack-writer.ts';
 
 /**
  * The largest object, inflated, that the repository takes. Scripts are text; 8 MiB leaves room
@@ -184,6 +185,34 @@ export class ObjectStore {
     );
   }
 
+  /**
+   * Keeps a release's objects also as one pack, named by its tag, outside git's objects folder.
+   * A fetch of the whole release streams it as it is: one file read, no per-object work.
+   */
+  async writeReleasePack(tag: string, objects: readonly PackedEntry[]): Promise<void> {
+    const path = this.releasePackPath(tag);
+    if (await exists(path)) return;
+    const { pack } = buildPack(objects);
+    await mkdir(join(this.root, 'releases'), { recursive: true });
+    const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+    await writeFile(temp, pack, { mode: 0o444 });
+    await rename(temp, path);
+  }
+
+  releasePackPath(tag: string): string {
+    return join(this.root, 'releases', `${assertHash(tag)}.pack`);
+  }
+
+  /** The release pack's bytes, or null for a release published before packs were kept. */
+  async readReleasePack(tag: string): Promise<Buffer | null> {
+    try {
+      return await readFile(this.releasePackPath(tag));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
   staging(uploadId: string): LooseObjects {
     if (!/^[0-9a-f]{16,64}$/.test(uploadId))
       throw new TetherError('invalid_request', 'bad upload id');
@@ -274,6 +303,16 @@ async function readdirOrEmpty(dir: string): Promise<string[]> {
   } catch {
     // A folder not made yet holds nothing.
     return [];
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path, fsConstants.F_OK);
+    return true;
+  } catch {
+    // Absent is the answer; a real fault shows on the write that follows.
+    return false;
   }
 }
 

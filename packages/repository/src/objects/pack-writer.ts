@@ -22,13 +22,27 @@ export interface PackedEntry extends GitObject {
 
 /** Writes `pack-<sha>.pack` then `.idx` into `packDir`; returns the pack's SHA-1. */
 export async function writePack(packDir: string, objects: readonly PackedEntry[]): Promise<string> {
+  const { pack, entries } = buildPack(objects);
+  return writePackFiles(packDir, pack, entries);
+}
+
+export interface IndexEntry {
+  hash: string;
+  offset: number;
+  crc: number;
+}
+
+/** A pack's bytes (header, entries, SHA-1 trailer) and where each object starts. */
+export function buildPack(objects: readonly PackedEntry[]): {
+  pack: Buffer;
+  entries: IndexEntry[];
+} {
   const header = Buffer.alloc(12);
   header.write('PACK', 0, 'latin1');
   header.writeUInt32BE(VERSION, 4);
   header.writeUInt32BE(objects.length, 8);
   const parts: Buffer[] = [header];
-  const offsets: number[] = [];
-  const crcs: number[] = [];
+  const entries: IndexEntry[] = [];
   let offset = header.length;
   for (const object of objects) {
     const entry = Buffer.concat([
@@ -36,16 +50,22 @@ export async function writePack(packDir: string, objects: readonly PackedEntry[]
       deflateSync(object.content, { level: DEFLATE_LEVEL }),
     ]);
     if (offset > MAX_SMALL_OFFSET) throw new Error('pack too large for a small index');
-    offsets.push(offset);
-    crcs.push(crc32(entry));
+    entries.push({ hash: object.hash, offset, crc: crc32(entry) });
     parts.push(entry);
     offset += entry.length;
   }
   const body = Buffer.concat(parts);
-  const packHash = createHash('sha1').update(body).digest();
-  const pack = Buffer.concat([body, packHash]);
-  const index = buildIndex(objects, offsets, crcs, packHash);
+  return { pack: Buffer.concat([body, createHash('sha1').update(body).digest()]), entries };
+}
 
+/** Writes a verified pack and the index of `entries` where git looks for them. */
+export async function writePackFiles(
+  packDir: string,
+  pack: Buffer,
+  entries: readonly IndexEntry[],
+): Promise<string> {
+  const packHash = pack.subarray(pack.length - 20);
+  const index = buildIndex(entries, packHash);
   await mkdir(packDir, { recursive: true });
   const name = `pack-${packHash.toString('hex')}`;
   // The index last: git takes a pack as present once its .idx exists.
@@ -68,29 +88,22 @@ function entryHeader(type: number, size: number): Buffer {
   return Buffer.from(bytes);
 }
 
-function buildIndex(
-  objects: readonly PackedEntry[],
-  offsets: number[],
-  crcs: number[],
-  packHash: Buffer,
-): Buffer {
-  const order = objects
-    .map((_, i) => i)
-    .sort((a, b) => (objects[a].hash < objects[b].hash ? -1 : 1));
+function buildIndex(entries: readonly IndexEntry[], packHash: Buffer): Buffer {
+  const sorted = [...entries].sort((a, b) => (a.hash < b.hash ? -1 : 1));
   const fanout = Buffer.alloc(256 * 4);
   const counts = new Array<number>(256).fill(0);
-  for (const object of objects) counts[parseInt(object.hash.slice(0, 2), 16)] += 1;
+  for (const entry of sorted) counts[parseInt(entry.hash.slice(0, 2), 16)] += 1;
   let total = 0;
   for (let i = 0; i < 256; i++) {
     total += counts[i];
     fanout.writeUInt32BE(total, i * 4);
   }
-  const names = Buffer.concat(order.map((i) => Buffer.from(objects[i].hash, 'hex')));
-  const crcTable = Buffer.alloc(objects.length * 4);
-  const offsetTable = Buffer.alloc(objects.length * 4);
-  order.forEach((i, at) => {
-    crcTable.writeUInt32BE(crcs[i], at * 4);
-    offsetTable.writeUInt32BE(offsets[i], at * 4);
+  const names = Buffer.concat(sorted.map((entry) => Buffer.from(entry.hash, 'hex')));
+  const crcTable = Buffer.alloc(sorted.length * 4);
+  const offsetTable = Buffer.alloc(sorted.length * 4);
+  sorted.forEach((entry, at) => {
+    crcTable.writeUInt32BE(entry.crc, at * 4);
+    offsetTable.writeUInt32BE(entry.offset, at * 4);
   });
   const version = Buffer.alloc(4);
   version.writeUInt32BE(VERSION);

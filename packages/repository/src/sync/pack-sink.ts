@@ -6,7 +6,12 @@
 import { join } from 'node:path';
 import type { GitObject } from '../objects/git-object.ts';
 import type { ObjectStore } from '../objects/object-store.ts';
-import { writePack, type PackedEntry } from '../objects/pack-writer.ts';
+import {
+  writePack,
+  writePackFiles,
+  type IndexEntry,
+  type PackedEntry,
+} from '../objects/pack-writer.ts';
 
 export class PackSink {
   readonly #received = new Map<string, PackedEntry>();
@@ -19,15 +24,22 @@ export class PackSink {
     this.#received.set(hash, { hash, type: object.type, content: object.content });
   }
 
+  /** A checked pack is kept as it came, with an index made here. */
+  async putPack(pack: Buffer, entries: readonly IndexEntry[]): Promise<void> {
+    this.packHash = await writePackFiles(this.#packDir(), pack, entries);
+  }
+
   async read(hash: string): Promise<GitObject | null> {
     return this.#received.get(hash) ?? this.store.objects.read(hash);
   }
 
   async finish(): Promise<void> {
     if (this.#received.size === 0) return;
-    this.packHash = await writePack(join(this.store.root, 'objects', 'pack'), [
-      ...this.#received.values(),
-    ]);
+    this.packHash = await writePack(this.#packDir(), [...this.#received.values()]);
     this.#received.clear();
+  }
+
+  #packDir(): string {
+    return join(this.store.root, 'objects', 'pack');
   }
 }

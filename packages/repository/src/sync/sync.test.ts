@@ -20,7 +20,15 @@ import {
 } from '../testing/endpoint.ts';
 import { SyncClient } from './client.ts';
 import { PackSink } from './pack-sink.ts';
-import { FRAME_OBJECT, FRAME_UPLOAD, objectFrames, SYNC_PATH, SYNC_PROTOCOL } from './protocol.ts';
+import {
+  FRAME_OBJECT,
+  FRAME_UPLOAD,
+  objectFrames,
+  packFrames,
+  SYNC_PATH,
+  SYNC_PROTOCOL,
+} from './protocol.ts';
+import { buildPack } from '../objects/pack-writer.ts';
 
 const FILES = 200;
 
@@ -202,6 +210,27 @@ describe('sync protocol', () => {
     }
   });
 
+  it.each([
+    [
+      'a pack whose checksum is wrong',
+      (pack: Buffer) =>
+        Buffer.concat([pack.subarray(0, -1), Buffer.from([pack[pack.length - 1] ^ 1])]),
+      /pack checksum mismatch/,
+    ],
+    ['a pack of objects nobody asked for', (pack: Buffer) => pack, /nobody asked for/],
+  ])('sync - a client refuses %s', async (_what, damage, message) => {
+    const { pack } = buildPack([{ hash: 'x', type: 'blob', content: Buffer.from('evil') }]);
+    const server = await fakeServer((ws, request) => {
+      for (const f of packFrames(request.id, damage(pack))) ws.send(f);
+      ws.send(JSON.stringify({ type: 'fetch.done', id: request.id, objects: 1, bytes: 1 }));
+    });
+    const store = await freshStore();
+    const client = await SyncClient.connect(server.url);
+    await expect(client.fetch(['c'.repeat(40)], { into: store.objects })).rejects.toThrow(message);
+    await client.close();
+    await server.close();
+  });
+
   it('sync - a client refuses an object that does not match its hash', async () => {
     const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
     server.on('connection', (ws) => {
@@ -225,6 +254,21 @@ describe('sync protocol', () => {
     expect(await store.objects.has('c'.repeat(40))).toBe(false);
   });
 });
+
+async function fakeServer(answer: (ws: WebSocket, request: any) => void) {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  server.on('connection', (ws) => {
+    ws.on('message', (data, binary) => {
+      if (!binary) answer(ws, JSON.parse(data.toString()));
+    });
+  });
+  await new Promise((resolve) => server.once('listening', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
 
 async function rawSocket(token: string): Promise<WebSocket> {
   const ws = new WebSocket(`${h.url.replace('http', 'ws')}${SYNC_PATH}`, SYNC_PROTOCOL, {
