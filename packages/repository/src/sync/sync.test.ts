@@ -168,6 +168,19 @@ describe('sync protocol', () => {
     );
     expect(hidden.status).toBe(404);
 
+    // The server may still be writing what arrived before the drop; a retry sent later finds it.
+    const repo = h.endpoint.services.repository.local!;
+    const caller = {
+      role: 'engineer' as const,
+      userId: alice.id,
+      username: alice.username,
+      accountId: null,
+    };
+    const upload = await repo.publisher.begin(caller, pack.tag, 'acme/cut@1.0.0');
+    await until(
+      async () =>
+        (await repo.publisher.missing(caller, upload, [...pack.objects.keys()])).length < 53,
+    );
     const second = await sync(h, alice.token);
     let resent = 0;
     const published = await second.publish(pack, (_sent, of) => (resent = of));
@@ -286,9 +299,9 @@ function collect(ws: WebSocket): any[] {
   return seen;
 }
 
-async function until(check: () => boolean): Promise<void> {
+async function until(check: () => boolean | Promise<boolean>): Promise<void> {
   const deadline = Date.now() + 5000;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 20));
   }
