@@ -201,6 +201,7 @@ export class Publisher {
     const { release, manifest } = graph;
     // Objects first: until the version row exists nothing can reach them, so they stay unseen.
     await this.store.promote(upload.staged, graph.hashes);
+    await this.store.writeReleasePack(upload.tag, graph.objects);
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.db

@@ -4,6 +4,7 @@ import { FILE_CONCURRENCY, mapLimit } from './concurrency.ts';
 import { canonicalManifest, MANIFEST_FILE, parseManifest, type Manifest } from './manifest.ts';
 import { entryType, parseTree, type ObjectType } from './objects/git-object.ts';
 import type { ObjectStore } from './objects/object-store.ts';
+import type { PackedEntry } from './objects/pack-writer.ts';
 import type { Upload } from './publish.ts';
 import { parseReleaseTag, type ReleaseTag } from './release.ts';
 
@@ -15,6 +16,8 @@ export interface Graph {
   release: ReleaseTag;
   manifest: Manifest;
   hashes: string[];
+  /** Every object, tag first and parents before children: the release's pack, in order. */
+  objects: PackedEntry[];
   bytes: number;
 }
 
@@ -26,6 +29,7 @@ export async function checkReleaseGraph(store: ObjectStore, upload: Upload): Pro
   const release = parseReleaseTag(tagObject.content);
 
   const hashes = [upload.tag];
+  const packed: PackedEntry[] = [{ hash: upload.tag, ...tagObject }];
   let bytes = tagObject.content.length;
   let missing = 0;
   let manifestBlob: string | null = null;
@@ -50,6 +54,7 @@ export async function checkReleaseGraph(store: ObjectStore, upload: Upload): Pro
         missing += 1;
         continue;
       }
+      packed.push({ hash, ...object });
       if (object.type !== type) {
         throw new TetherError(
           'invalid_request',
@@ -85,7 +90,7 @@ export async function checkReleaseGraph(store: ObjectStore, upload: Upload): Pro
       `the release tag's manifest differs from the tree's ${MANIFEST_FILE}`,
     );
   }
-  return { release, manifest, hashes, bytes };
+  return { release, manifest, hashes, objects: packed, bytes };
 }
 
 function incomplete(missing: number): TetherError {

@@ -19,6 +19,7 @@ import {
   FRAME_OBJECT,
   FRAME_UPLOAD,
   objectFrames,
+  packFrames,
   parseHaveFrame,
   parseObjectFrame,
   SYNC_PATH,
@@ -184,6 +185,15 @@ class SyncSession {
   /** Every root must be visible; everything under a visible root is reachable from it. */
   async #fetch(id: number, roots: string[], have: Set<string>) {
     for (const root of roots) await this.repo.catalog.object(this.caller, root);
+    const pack =
+      roots.length === 1 && have.size === 0
+        ? await this.repo.store.readReleasePack(roots[0])
+        : null;
+    if (pack) {
+      for (const frame of packFrames(id, pack)) await this.#sendBinary(frame);
+      this.log.debug({ id, root: roots[0], bytes: pack.length }, 'release pack served');
+      return { objects: pack.readUInt32BE(8), bytes: pack.length };
+    }
     let objects = 0;
     let bytes = 0;
     await walkObjects(this.repo.store, roots, async (hash, deflated) => {
