@@ -245,6 +245,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
       'marked terminal sessions cut off by the last stop as interrupted',
     );
   approvals.start();
+  files.start();
 
   await app.listen({ host: options.listen.host, port: options.listen.port });
   const address = app.server.address();

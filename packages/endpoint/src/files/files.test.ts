@@ -406,4 +406,22 @@ describe.each(storeBackends())('files on $name', (backend) => {
     const list = await call('GET', `/api/v1/agents/${agentId}/file-sessions`);
     expect(list.body.sessions.find((s: any) => s.id === id).status).toBe('ended');
   });
+
+  it('session - one idle for an hour ends by itself; recent file work keeps another open', async () => {
+    const idle = await open();
+    const busy = await open();
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000).toISOString();
+    await h.endpoint.services.db
+      .updateTable('file_sessions')
+      .set({ started_at: twoHoursAgo })
+      .where('id', 'in', [idle, busy])
+      .execute();
+    await call('GET', `/api/v1/file-sessions/${busy}/list?${q(root)}`);
+    expect(await h.endpoint.services.files.endIdle()).toBe(1);
+    const ended = (await call('GET', `/api/v1/file-sessions/${idle}`)).body.session;
+    expect(ended).toMatchObject({ status: 'ended', endReason: 'idle for 60 minutes' });
+    expect((await call('GET', `/api/v1/file-sessions/${busy}`)).body.session.status).toBe('live');
+    const event = (await audit('T8201I')).find((e) => e.sessionId === idle);
+    expect(event).toMatchObject({ actorId: null, result: { reason: 'idle for 60 minutes' } });
+  });
 });
