@@ -37,6 +37,7 @@ import { terminalRoutes } from './terminal/terminal-routes.ts';
 import { terminalSockets } from './terminal/terminal-socket.ts';
 import { FileService } from './files/file-service.ts';
 import { fileRoutes } from './files/file-routes.ts';
+import { serveRemoteSftp } from './files/remote-sftp.ts';
 import { Api } from './http/api.ts';
 import { LiveTopics } from './live/live-topics.ts';
 import { liveRoutes } from './live/live-routes.ts';
@@ -235,6 +236,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     hub,
     nodeLog.child({ module: 'relay' }),
   );
+  const stopFileRelay = serveRemoteSftp(bus, nodeId, hub, nodeLog.child({ module: 'relay' }));
   const interrupted = await exec.recoverInterrupted();
   if (interrupted > 0)
     nodeLog.warn({ interrupted }, 'marked commands cut off by the last stop as interrupted');
@@ -267,6 +269,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
       (closing ??= (async () => {
         stopRelay();
         stopTerminalRelay();
+        stopFileRelay();
         approvals.stop();
         await terminals.stop();
         await files.stop();
