@@ -514,4 +514,69 @@ describe.each(storeBackends())('files on $name', (backend) => {
     expect(seen[4]).toMatchObject({ type: 'ended', by: engineer.username });
     off();
   });
+
+  it('policy - writes switched off refuse changes at once; a denied folder is refused inside an allowed one', async () => {
+    const id = await open({ write: true });
+    const secrets = join(root, 'secrets');
+    mkdirSync(secrets, { recursive: true });
+    writeFileSync(join(secrets, 'key'), 'k');
+    await setPolicy(h, accountId, customer, {
+      pathAllow: [root],
+      pathDeny: [secrets],
+      fileWriteMode: 'off',
+    });
+    try {
+      const write = await call('POST', `/api/v1/file-sessions/${id}/mkdir`, {
+        path: join(root, 'new'),
+      });
+      expect(write.status).toBe(403);
+      expect(write.body.error.message).toBe('the account has switched file writes off');
+      const denied = await call(
+        'GET',
+        `/api/v1/file-sessions/${id}/text?${q(join(secrets, 'key'))}`,
+      );
+      expect(denied.status).toBe(403);
+      const names = (
+        await call('GET', `/api/v1/file-sessions/${id}/list?${q(root)}`)
+      ).body.entries.map((e: any) => e.name);
+      expect(names).not.toContain('secrets');
+    } finally {
+      await setPolicy(h, accountId, customer, { pathAllow: [root] });
+    }
+  });
+
+  it('history - an editing session replays save by save from the kept contents', async () => {
+    const id = await open({ write: true });
+    const conf = join(root, 'replay.conf');
+    writeFileSync(conf, 'v1\n');
+    let base = sha256('v1\n');
+    for (const content of ['v2\n', 'v3\n']) {
+      const saved = await call('PUT', `/api/v1/file-sessions/${id}/text`, {
+        path: conf,
+        content,
+        baseHash: base,
+      });
+      base = saved.body.hash;
+    }
+    const saves = (
+      await call('GET', `/api/v1/agents/${agentId}/file-events?session=${id}`)
+    ).body.events
+      .filter((e: any) => e.kind === 'save')
+      .reverse();
+    const blob = async (hash: string) =>
+      (await filesFetch(h, customer.token, `/api/v1/file-blobs/${hash}`)).text();
+    const steps = [];
+    for (const save of saves) steps.push([await blob(save.beforeHash), await blob(save.afterHash)]);
+    expect(steps).toEqual([
+      ['v1\n', 'v2\n'],
+      ['v2\n', 'v3\n'],
+    ]);
+    const second = await call(
+      'GET',
+      `/api/v1/file-events/${saves[1].id}`,
+      undefined,
+      customer.token,
+    );
+    expect(second.body.diff).toContain('-v2\n+v3');
+  });
 });
