@@ -43,6 +43,7 @@ import { fileRoutes } from './files/file-routes.ts';
 import { FileLive } from './files/file-live.ts';
 import { fileLiveBackend } from './files/file-live-backend.ts';
 import { wsGate, wsPrincipal } from './http/ws-auth.ts';
+import { serveRemoteSftp } from './files/remote-sftp.ts';
 import { Api } from './http/api.ts';
 import { LiveTopics } from './live/live-topics.ts';
 import { liveRoutes } from './live/live-routes.ts';
@@ -282,6 +283,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     hub,
     nodeLog.child({ module: 'relay' }),
   );
+  const stopFileRelay = serveRemoteSftp(bus, nodeId, hub, nodeLog.child({ module: 'relay' }));
   const interrupted = await exec.recoverInterrupted();
   if (interrupted > 0)
     nodeLog.warn({ interrupted }, 'marked commands cut off by the last stop as interrupted');
@@ -293,6 +295,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     );
   approvals.start();
   await forwards.start();
+  files.start();
 
   await app.listen({ host: options.listen.host, port: options.listen.port });
   const address = app.server.address();
@@ -315,6 +318,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
         stopRelay();
         stopTerminalRelay();
         stopForwardRelay();
+        stopFileRelay();
         approvals.stop();
         await forwards.stop();
         await terminals.stop();

@@ -34,13 +34,19 @@ export async function upload(
     const remote = into ? `${target.replace(/\/+$/, '')}/${basename(source)}` : target;
     const bar = progressBar(basename(source), info.size);
     const body = createReadStream(source).pipe(counter(bar));
-    const response = await session.client.raw('PUT', sessionPath(session, 'upload'), {
-      query: { path: remote, overwrite: overwrite ? 1 : 0 },
-      headers: { 'content-type': 'application/octet-stream', 'content-length': String(info.size) },
-      body,
-      doing: `uploading ${source}`,
-    });
-    const { entry } = (await response.json()) as { entry: FileEntry };
+    const { entry } = await session.client.upload<{ entry: FileEntry }>(
+      'PUT',
+      sessionPath(session, 'upload'),
+      {
+        query: { path: remote, overwrite: overwrite ? 1 : 0 },
+        headers: {
+          'content-type': 'application/octet-stream',
+          'content-length': String(info.size),
+        },
+        body,
+        doing: `uploading ${source}`,
+      },
+    );
     bar.done();
     const where = printable(`${session.agent.name}:${entry.path}`);
     process.stderr.write(`${printable(source)} → ${where} (${entry.size} bytes)\n`);

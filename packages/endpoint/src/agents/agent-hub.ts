@@ -163,7 +163,15 @@ export class AgentHub {
    * Opens the SFTP subsystem on a locally connected agent. The agent serves nothing until the
    * caller sends the session's policy (`SftpClient.policy`).
    */
-  sftp(agentId: string): Promise<SftpClient> {
+  async sftp(agentId: string): Promise<SftpClient> {
+    const channel = await this.sftpChannel(agentId);
+    return SftpClient.start(channel).catch((cause: unknown) => {
+      throw new TetherError('agent_offline', 'agent did not start the file channel', { cause });
+    });
+  }
+
+  /** The raw `sftp` subsystem channel, for a relay that runs the client elsewhere. */
+  sftpChannel(agentId: string): Promise<ClientChannel> {
     const link = this.links.get(agentId);
     if (!link) return Promise.reject(new TetherError('agent_offline', 'agent is offline'));
     return new Promise<ClientChannel>((resolve, reject) => {
@@ -175,11 +183,7 @@ export class AgentHub {
         // ssh2 throws "Not connected" synchronously while the link is closing.
         refused(error);
       }
-    }).then((channel) =>
-      SftpClient.start(channel).catch((cause: unknown) => {
-        throw new TetherError('agent_offline', 'agent did not start the file channel', { cause });
-      }),
-    );
+    });
   }
 
   /**

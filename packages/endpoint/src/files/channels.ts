@@ -7,7 +7,10 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { TetherError } from '@tether/protocol';
 import type { SftpClient } from '@tether/protocol/sftp';
+import { randomUUID } from 'node:crypto';
 import type { AgentHub } from '../agents/agent-hub.ts';
+import type { Bus } from '../bus/bus.ts';
+import { remoteSftp } from './remote-sftp.ts';
 import type { Database } from '../store/schema.ts';
 
 /** A session nobody used for this long gives its channels back; the next request reopens. */
@@ -36,7 +39,13 @@ export class FileChannels {
   private readonly held = new Map<string, Held>();
 
   constructor(
-    private readonly deps: { hub: AgentHub; db: Kysely<Database>; nodeId: string; log: Logger },
+    private readonly deps: {
+      hub: AgentHub;
+      db: Kysely<Database>;
+      bus: Bus;
+      nodeId: string;
+      log: Logger;
+    },
   ) {}
 
   /** A channel for the session; call `release()` when the work (a whole stream) is done. */
@@ -106,21 +115,19 @@ export class FileChannels {
     mode: ChannelMode,
     policy: ChannelPolicy,
   ): Promise<SftpClient> {
-    const { hub, db, nodeId } = this.deps;
-    if (!hub.isLocal(session.agent_id)) {
+    const { hub, db, nodeId, bus } = this.deps;
+    let client: SftpClient;
+    if (hub.isLocal(session.agent_id)) client = await hub.sftp(session.agent_id);
+    else {
       const agent = await db
         .selectFrom('agents')
         .select('connected_node')
         .where('id', '=', session.agent_id)
         .executeTakeFirst();
-      if (agent?.connected_node && agent.connected_node !== nodeId)
-        throw new TetherError(
-          'unavailable',
-          'the server is linked to another endpoint process; file sessions are not relayed between processes yet',
-        );
-      throw new TetherError('agent_offline', 'agent is offline');
+      const owner = agent?.connected_node;
+      if (!owner || owner === nodeId) throw new TetherError('agent_offline', 'agent is offline');
+      client = await remoteSftp(bus, owner, { channelId: randomUUID(), agentId: session.agent_id });
     }
-    const client = await hub.sftp(session.agent_id);
     const b64 = (path: string) => Buffer.from(path, 'utf8').toString('base64');
     try {
       await client.policy({

@@ -34,6 +34,14 @@ import { fileError } from './file-errors.ts';
 import { FILE_EVENT_SUBJECT, FileHistory } from './file-history.ts';
 import { checkPath, shown } from './paths.ts';
 
+/**
+ * A session with no recorded file work (a listing, a view, a change) for this long ends by
+ * itself: one approval does not open a server's files for good. Follow-mode polls of a file
+ * already open are not recorded, so a log followed for longer than this needs a new session.
+ */
+export const FILE_SESSION_IDLE_MS = 60 * 60_000;
+const IDLE_SWEEP_MS = 60_000;
+
 export function fileLiveSubject(sessionId: string): string {
   return `files.${sessionId}.live`;
 }
@@ -434,13 +442,71 @@ export class FileService {
     return row;
   }
 
+  start(): void {
+    this.sweeper = setInterval(() => {
+      this.endIdle().catch((error) => this.deps.log.warn({ err: error }, 'idle sweep failed'));
+    }, IDLE_SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  /** Ends live sessions idle past FILE_SESSION_IDLE_MS; each end is audited once, whoever sweeps. */
+  async endIdle(now = Date.now()): Promise<number> {
+    const { db } = this.deps;
+    const cutoff = new Date(now - FILE_SESSION_IDLE_MS).toISOString();
+    const idle = await db
+      .selectFrom('file_sessions as s')
+      .select(['s.id'])
+      .where('s.status', '=', 'live')
+      .where('s.started_at', '<', cutoff)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('file_events as e')
+              .select('e.id')
+              .whereRef('e.session_id', '=', 's.id')
+              .where('e.created_at', '>=', cutoff),
+          ),
+        ),
+      )
+      .execute();
+    let ended = 0;
+    for (const { id } of idle) {
+      const reason = `idle for ${FILE_SESSION_IDLE_MS / 60_000} minutes`;
+      const done = await db
+        .updateTable('file_sessions')
+        .set({ status: 'ended', ended_at: nowIso(), end_reason: reason })
+        .where('id', '=', id)
+        .where('status', '=', 'live')
+        .executeTakeFirst();
+      if (Number(done.numUpdatedRows) !== 1) continue;
+      ended++;
+      const row = (await this.load(id))!;
+      this.channels.closeSession(id);
+      await this.deps.audit.append({
+        kind: 'fileSessionEnded',
+        actor: null,
+        accountId: row.account_id,
+        agentId: row.agent_id,
+        ticketId: row.ticket_id,
+        sessionId: id,
+        params: { userId: row.user_id },
+        result: { reason },
+      });
+      this.publish(id, { type: 'ended', by: null, reason });
+      this.announce(row, 'ended');
+    }
+    return ended;
+  }
+
   /** Closes every channel; waits for the audit records of streams that were cut off. */
   async stop(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
     this.channels.closeAll();
     await Promise.all([...this.pending]);
   }
 
   private readonly pending = new Set<Promise<void>>();
+  private sweeper: NodeJS.Timeout | null = null;
 
   private track(work: Promise<void>): void {
     const settled = work.catch((error: unknown) =>

@@ -23,7 +23,8 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHarness, type Harness } from '../testing/harness.ts';
+import { startHarness, waitFor, type Harness } from '../testing/harness.ts';
+import { spawnAgent, stopChild } from '../testing/processes.ts';
 import { engineerSession, filesFetch, q, setPolicy, type FilesUser } from './files-testing.ts';
 
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
@@ -321,5 +322,39 @@ describe('file faults', () => {
     }
     expect(readFileSync(target, 'utf8')).toBe('old content');
     await expect.poll(() => temporaries(root)).toEqual([]);
+  });
+
+  it('upload - an agent process killed mid-upload leaves the target with its old content', async () => {
+    const token = await h.joinToken('Acme');
+    const child = spawnAgent(h.url, token, join(h.dir, 'killed-agent'), 'killed');
+    try {
+      let agentId = '';
+      await waitFor(async () => {
+        const agents = (await h.api('GET', '/api/v1/agents')).body.agents as any[];
+        const found = agents.find((a) => a.name === 'killed');
+        agentId = found?.id ?? '';
+        return found?.online === true;
+      }, 30_000);
+      const session = await engineerSession(h, agentId, engineer, customer, { write: true });
+      const target = join(root, 'killed.bin');
+      writeFileSync(target, 'old content');
+      let chunks = 0;
+      const body = new ReadableStream({
+        async pull(controller) {
+          chunks++;
+          if (chunks === 20) child.kill('SIGKILL');
+          if (chunks > 400) return controller.close();
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          controller.enqueue(randomBytes(64 * 1024));
+        },
+      });
+      const response = await upload(session, target, body).catch((error: Error) => error);
+      if (response instanceof Response) expect(response.status).toBe(409);
+      expect(readFileSync(target, 'utf8')).toBe('old content');
+      // A killed agent cannot clean up: at most its temporary file stays, never a half target.
+      for (const name of temporaries(root)) rmSync(join(root, name));
+    } finally {
+      await stopChild(child);
+    }
   });
 });

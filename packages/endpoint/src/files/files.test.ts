@@ -406,4 +406,177 @@ describe.each(storeBackends())('files on $name', (backend) => {
     const list = await call('GET', `/api/v1/agents/${agentId}/file-sessions`);
     expect(list.body.sessions.find((s: any) => s.id === id).status).toBe('ended');
   });
+
+  it('session - one idle for an hour ends by itself; recent file work keeps another open', async () => {
+    const idle = await open();
+    const busy = await open();
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000).toISOString();
+    await h.endpoint.services.db
+      .updateTable('file_sessions')
+      .set({ started_at: twoHoursAgo })
+      .where('id', 'in', [idle, busy])
+      .execute();
+    await call('GET', `/api/v1/file-sessions/${busy}/list?${q(root)}`);
+    expect(await h.endpoint.services.files.endIdle()).toBe(1);
+    const ended = (await call('GET', `/api/v1/file-sessions/${idle}`)).body.session;
+    expect(ended).toMatchObject({ status: 'ended', endReason: 'idle for 60 minutes' });
+    expect((await call('GET', `/api/v1/file-sessions/${busy}`)).body.session.status).toBe('live');
+    const event = (await audit('T8201I')).find((e) => e.sessionId === idle);
+    expect(event).toMatchObject({ actorId: null, result: { reason: 'idle for 60 minutes' } });
+  });
+
+  it('view - a binary file has base64 for a hex view; a large one opens a page at a time, read-only', async () => {
+    const id = await open({ write: true });
+    const bin = join(root, 'blob.bin');
+    writeFileSync(bin, Buffer.from([0, 1, 2, 255]));
+    const binary = await call('GET', `/api/v1/file-sessions/${id}/text?${q(bin)}`);
+    expect(binary.body).toMatchObject({
+      binary: true,
+      content: '',
+      base64: 'AAEC/w==',
+      readOnly: true,
+    });
+
+    const big = join(root, 'big.log');
+    // 'é' (two bytes) straddles the 2 MiB page boundary.
+    const text = 'x'.repeat(2 * 1024 * 1024 - 1) + 'é' + 'y'.repeat(1024 * 1024);
+    writeFileSync(big, text);
+    const first = await call('GET', `/api/v1/file-sessions/${id}/text?${q(big)}`);
+    expect(first.body).toMatchObject({
+      hash: null,
+      offset: 0,
+      binary: false,
+      eof: false,
+      readOnly: true,
+    });
+    expect(first.body.length).toBe(2 * 1024 * 1024 - 1);
+    const next = await call(
+      'GET',
+      `/api/v1/file-sessions/${id}/text?${q(big)}&offset=${first.body.length}&length=10`,
+    );
+    expect(next.body.content).toBe('éyyyyyyyy');
+    const save = await call('PUT', `/api/v1/file-sessions/${id}/text`, {
+      path: big,
+      content: 'small',
+      baseHash: sha256(text),
+    });
+    expect(save.status).toBe(413);
+  });
+
+  it('view - tail follows a growing log', async () => {
+    const id = await open();
+    const log = join(root, 'follow.log');
+    writeFileSync(log, 'one\n');
+    expect(
+      (await call('GET', `/api/v1/file-sessions/${id}/text?${q(log)}&tail=4`)).body.content,
+    ).toBe('one\n');
+    writeFileSync(log, 'one\ntwo\n');
+    const later = await call('GET', `/api/v1/file-sessions/${id}/text?${q(log)}&tail=4`);
+    expect(later.body).toMatchObject({ content: 'two\n', offset: 4, size: 8, eof: true });
+  });
+
+  it('live - the socket’s service: editor and observers, late-join state, cwd/open/saved/ended', async () => {
+    const id = await open({ write: true });
+    const files = h.endpoint.services.files;
+    const auth = h.endpoint.services.auth;
+    const as = async (user: FilesUser) => (await auth.fromApiToken(user.token))!;
+    expect(await files.authorize(await as(engineer), id)).toMatchObject({
+      role: 'editor',
+      readOnly: false,
+    });
+    expect(await files.authorize(await as(customer), id)).toMatchObject({
+      role: 'observer',
+      readOnly: true,
+    });
+    await expect(files.authorize(await as(other), id)).rejects.toThrow('no such file session');
+    await expect(files.authorize(await as(outsider), id)).rejects.toThrow('no such file session');
+
+    const seen: any[] = [];
+    const off = files.subscribe(id, (message) => seen.push(message));
+    const conf = join(root, 'etc', 'live.conf');
+    writeFileSync(conf, 'a\n');
+    await call('GET', `/api/v1/file-sessions/${id}/list?${q(join(root, 'etc'))}`);
+    await call('GET', `/api/v1/file-sessions/${id}/text?${q(conf)}`);
+    await call('PUT', `/api/v1/file-sessions/${id}/text`, {
+      path: conf,
+      content: 'b\n',
+      baseHash: sha256('a\n'),
+    });
+    expect(await files.liveState(id)).toEqual([
+      { type: 'cwd', path: join(root, 'etc') },
+      { type: 'open', path: conf, hash: sha256('b\n') },
+    ]);
+    await call('DELETE', `/api/v1/file-sessions/${id}`);
+    await expect
+      .poll(() => seen.map((m) => m.type))
+      .toEqual(['cwd', 'open', 'saved', 'open', 'ended']);
+    expect(seen[2]).toEqual({ type: 'saved', path: conf, hash: sha256('b\n') });
+    expect(seen[4]).toMatchObject({ type: 'ended', by: engineer.username });
+    off();
+  });
+
+  it('policy - writes switched off refuse changes at once; a denied folder is refused inside an allowed one', async () => {
+    const id = await open({ write: true });
+    const secrets = join(root, 'secrets');
+    mkdirSync(secrets, { recursive: true });
+    writeFileSync(join(secrets, 'key'), 'k');
+    await setPolicy(h, accountId, customer, {
+      pathAllow: [root],
+      pathDeny: [secrets],
+      fileWriteMode: 'off',
+    });
+    try {
+      const write = await call('POST', `/api/v1/file-sessions/${id}/mkdir`, {
+        path: join(root, 'new'),
+      });
+      expect(write.status).toBe(403);
+      expect(write.body.error.message).toBe('the account has switched file writes off');
+      const denied = await call(
+        'GET',
+        `/api/v1/file-sessions/${id}/text?${q(join(secrets, 'key'))}`,
+      );
+      expect(denied.status).toBe(403);
+      const names = (
+        await call('GET', `/api/v1/file-sessions/${id}/list?${q(root)}`)
+      ).body.entries.map((e: any) => e.name);
+      expect(names).not.toContain('secrets');
+    } finally {
+      await setPolicy(h, accountId, customer, { pathAllow: [root] });
+    }
+  });
+
+  it('history - an editing session replays save by save from the kept contents', async () => {
+    const id = await open({ write: true });
+    const conf = join(root, 'replay.conf');
+    writeFileSync(conf, 'v1\n');
+    let base = sha256('v1\n');
+    for (const content of ['v2\n', 'v3\n']) {
+      const saved = await call('PUT', `/api/v1/file-sessions/${id}/text`, {
+        path: conf,
+        content,
+        baseHash: base,
+      });
+      base = saved.body.hash;
+    }
+    const saves = (
+      await call('GET', `/api/v1/agents/${agentId}/file-events?session=${id}`)
+    ).body.events
+      .filter((e: any) => e.kind === 'save')
+      .reverse();
+    const blob = async (hash: string) =>
+      (await filesFetch(h, customer.token, `/api/v1/file-blobs/${hash}`)).text();
+    const steps = [];
+    for (const save of saves) steps.push([await blob(save.beforeHash), await blob(save.afterHash)]);
+    expect(steps).toEqual([
+      ['v1\n', 'v2\n'],
+      ['v2\n', 'v3\n'],
+    ]);
+    const second = await call(
+      'GET',
+      `/api/v1/file-events/${saves[1].id}`,
+      undefined,
+      customer.token,
+    );
+    expect(second.body.diff).toContain('-v2\n+v3');
+  });
 });
