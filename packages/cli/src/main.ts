@@ -9,6 +9,7 @@ import { loginCommand, whoamiCommand } from './login.ts';
 import { agentCommand, demoCommand, serveCommand } from './server.ts';
 import { tokensCommand } from './tokens.ts';
 import { ttyCommand } from './tty.ts';
+import { forwardCommand } from './forward/forward.ts';
 import { recordingCommand } from './recording.ts';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
@@ -19,6 +20,7 @@ Examples:
   tether login https://support.example.com      sign in and save a token
   tether agents ls
   tether exec web-01 -- df -h
+  tether forward db-01 15432:5432               reach db-01's port 5432 at 127.0.0.1:15432
   tether audit tail
 
 Environment:
@@ -50,6 +52,7 @@ function buildProgram(argv: readonly string[]): Command {
     .addCommand(tokensCommand())
     .addCommand(auditCommand())
     .addCommand(ttyCommand())
+    .addCommand(forwardCommand())
     .addCommand(recordingCommand())
     .addCommand(serveCommand())
     .addCommand(demoCommand())

@@ -1,6 +1,5 @@
 /** Connections through forwards on this endpoint process: checks, tunnel, bytes, the record. */
 import type { Duplex } from 'node:stream';
-import { sql } from 'kysely';
 import type WebSocket from 'ws';
 import { TetherError } from '@tether/protocol';
 import { actorOf } from '../agents/guard.ts';
@@ -220,11 +219,6 @@ export class ForwardConnections {
         error_message: null,
       })
       .execute();
-    await db
-      .updateTable('forwards')
-      .set({ connections: sql`connections + 1` })
-      .where('id', '=', row.id)
-      .execute();
     await audit.append({
       kind: 'forwardConnectionStarted',
       ...this.auditBase(row, p),
@@ -253,14 +247,6 @@ export class ForwardConnections {
         duration_ms: durationMs,
       })
       .where('id', '=', id)
-      .execute();
-    await db
-      .updateTable('forwards')
-      .set({
-        bytes_up: sql`bytes_up + ${bytesUp}`,
-        bytes_down: sql`bytes_down + ${bytesDown}`,
-      })
-      .where('id', '=', row.id)
       .execute();
     await audit.append({
       kind: 'forwardConnectionEnded',
@@ -300,11 +286,6 @@ export class ForwardConnections {
         error_code: wire.code,
         error_message: wire.message,
       })
-      .execute();
-    await db
-      .updateTable('forwards')
-      .set({ failed_connections: sql`failed_connections + 1` })
-      .where('id', '=', row.id)
       .execute();
     await audit.append({
       kind: 'forwardConnectionFailed',
