@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runExecLatency } from './exec-latency.ts';
 import { runFanout } from './fanout.ts';
+import { runForward } from './forward.ts';
 import { runIdleAgents } from './idle-agents.ts';
 import { runTerminal } from './terminal.ts';
 import {
@@ -37,6 +38,7 @@ const SCENARIOS: Record<string, () => Promise<ScenarioResult>> = {
   fanout: runFanout,
   'idle-agents': runIdleAgents,
   terminal: runTerminal,
+  forward: runForward,
 };
 
 const HELP = `npm run bench [-- --only NAME] [--keep-temp]

@@ -151,7 +151,10 @@ export class ForwardConnections {
         await this.failed(row, p, conn.id, conn.started, error);
         throw error;
       }
-      await this.opened(row, p, conn.id, conn.started);
+      // Recorded while the first bytes already flow (it is a database write and an audit
+      // append, ~10 ms on a busy machine); the end is recorded only after it. A connection
+      // that cannot be put on the record does not go on.
+      const recorded = this.opened(row, p, conn.id, conn.started);
       let tunnelError: TetherError | null = null;
       tunnel.stream.on('error', (error) => {
         if (error instanceof TetherError) tunnelError = error;
@@ -167,7 +170,14 @@ export class ForwardConnections {
       pumping = pump(ws, tunnel.stream, early, cutOff, log);
       if (stopped) pumping.stop(stopped);
       if (ws.readyState !== ws.OPEN) pumping.stop(new TetherError('gone', 'the client left'));
-      await this.closed(row, p, conn.id, conn.started, await pumping.done);
+      const running = pumping;
+      recorded.catch((error) => {
+        log.error({ err: error }, 'cannot record the connection; closing it');
+        running.stop(new TetherError('internal', 'the connection could not be recorded'));
+      });
+      const outcome = await pumping.done;
+      await recorded;
+      await this.closed(row, p, conn.id, conn.started, outcome);
     } finally {
       set.delete(entry);
       if (set.size === 0 && this.live.get(row.id) === set) this.live.delete(row.id);
