@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runExecLatency } from './exec-latency.ts';
 import { runFanout } from './fanout.ts';
+import { runForward } from './forward.ts';
 import { runIdleAgents } from './idle-agents.ts';
 import { runPlayback } from './playback.ts';
 import { runTerminal } from './terminal.ts';
@@ -43,6 +44,7 @@ const SCENARIOS: Record<string, () => Promise<ScenarioResult>> = {
   playback: runPlayback,
   repository: runRepository,
   files: runFiles,
+  forward: runForward,
 };
 
 const HELP = `npm run bench [-- --only NAME] [--keep-temp]

@@ -21,7 +21,14 @@ export interface RequestOptions {
   doing?: string;
 }
 
-export type SocketOptions = Pick<RequestOptions, 'query' | 'doing'>;
+export type SocketOptions = Pick<RequestOptions, 'query' | 'doing'> & {
+  /**
+   * Called with the socket before it opens, to attach 'message' listeners: a frame that comes
+   * in the same read as the handshake's answer is emitted before the returned promise's
+   * continuation runs, and would be lost to a listener attached there.
+   */
+  prepare?: (ws: WebSocket) => void;
+};
 
 export interface RawResponse<T> {
   status: number;
@@ -153,6 +160,7 @@ export class Client {
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       perMessageDeflate: false,
     });
+    options.prepare?.(ws);
 
     return new Promise((resolve, reject) => {
       ws.once('open', () => {

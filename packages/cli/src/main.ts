@@ -11,6 +11,7 @@ import { keysCommand } from './keys.ts';
 import { scriptCommand } from './scripts.ts';
 import { tokensCommand } from './tokens.ts';
 import { ttyCommand } from './tty.ts';
+import { forwardCommand } from './forward/forward.ts';
 import { recordingCommand } from './recording.ts';
 import { cpCommand, fsCommand } from './fs/fs-command.ts';
 
@@ -24,6 +25,7 @@ Examples:
   tether exec web-01 -- df -h
   tether fs ls web-01:/etc
   tether cp web-01:/var/log/syslog .
+  tether forward db-01 15432:5432               reach db-01's port 5432 at 127.0.0.1:15432
   tether audit tail
 
 Environment:
@@ -55,6 +57,7 @@ function buildProgram(argv: readonly string[]): Command {
     .addCommand(tokensCommand())
     .addCommand(auditCommand())
     .addCommand(ttyCommand())
+    .addCommand(forwardCommand())
     .addCommand(recordingCommand())
     .addCommand(keysCommand())
     .addCommand(scriptCommand())

@@ -6,11 +6,15 @@ import { storeBackends, type TestStore } from '../store/test-stores.ts';
 import {
   approvalScope,
   canEndFileSession,
+  canEndForward,
   canSeeFileEvent,
   canSeeFileSession,
+  canSeeForward,
   canUseFileSession,
+  canUseForward,
   fileEventScope,
   fileSessionScope,
+  forwardScope,
   canDecideApproval,
   canDriveTerminal,
   canEndTerminal,
@@ -850,6 +854,84 @@ describe('visibility - file sessions and file history', () => {
           const seeing = ids.filter((id) => canSeeFileSession(p, FILE_SESSIONS[id])).sort();
           expect([who, sessions.map((r) => r.id).sort()]).toEqual([who, seeing]);
           expect([who, events.map((r) => r.id).sort()]).toEqual([who, seeing]);
+        }
+      } finally {
+        await store.cleanup();
+      }
+    },
+  );
+});
+
+/** Port forwards: u-eng opened two (acme, globex), u-eng2 one, u-cust one on its own server. */
+const FORWARDS = {
+  'eng-acme': { account_id: 'acme', user_id: 'u-eng' },
+  'eng2-acme': { account_id: 'acme', user_id: 'u-eng2' },
+  'eng-globex': { account_id: 'globex', user_id: 'u-eng' },
+  'cust-acme': { account_id: 'acme', user_id: 'u-cust' },
+} as const;
+
+/** who, forward, then: sees it, ends it, connects through it (or holds it). */
+const FORWARD_RULES: Array<[Who, keyof typeof FORWARDS, boolean, boolean, boolean]> = [
+  ['admin', 'eng-acme', true, true, false],
+  ['manager', 'eng-acme', true, false, false],
+  ['manager', 'eng2-acme', false, false, false],
+  ['engineer', 'eng-acme', true, true, true],
+  ['engineer', 'eng-globex', true, true, true],
+  ['engineer', 'eng2-acme', false, false, false],
+  ['engineer', 'cust-acme', false, false, false],
+  ['customer', 'eng-acme', true, true, false],
+  ['customer', 'cust-acme', true, true, true],
+  ['customer', 'eng-globex', false, false, false],
+  ['accountless', 'eng-acme', false, false, false],
+  ['unknownRole', 'eng-acme', false, false, false],
+];
+
+describe('visibility - port forwards', () => {
+  it.each(
+    named(
+      FORWARD_RULES.map(([who, record, sees, ends, uses]) => ({
+        name: `${who} on ${record}: sees ${sees}, ends ${ends}, uses ${uses}`,
+        who,
+        record,
+        expected: { sees, ends, uses },
+      })),
+    ),
+  )('visibility - %s', (_, { who, record, expected }) => {
+    const p = PEOPLE[who];
+    const row = FORWARDS[record];
+    // Ending or using a forward one cannot see is answered 404 before these are asked.
+    expect({
+      sees: canSeeForward(p, row),
+      ends: canSeeForward(p, row) && canEndForward(p, row),
+      uses: canSeeForward(p, row) && canUseForward(p, row),
+    }).toEqual(expected);
+  });
+
+  it.each(storeBackends().map((b) => [b.name, b] as const))(
+    'visibility - the forward scope matches the predicate on %s',
+    async (_, backend) => {
+      const store = await backend.open();
+      try {
+        for (const [id, row] of Object.entries(FORWARDS))
+          await store.db
+            .insertInto('forwards')
+            .values({
+              ...{ id, agent_id: 'a', account_id: row.account_id, ticket_id: null },
+              ...{ approval_id: null, user_id: row.user_id, username: row.user_id },
+              ...{ host: '127.0.0.1', port: 5432, target: '127.0.0.1:5432', listed: 0 },
+              ...{ status: 'live', created_at: NOW, ended_at: null, ended_by: null },
+              ...{ end_reason: null, lease_until: NOW },
+            })
+            .execute();
+        for (const [who, p] of Object.entries(PEOPLE)) {
+          const found = await store.db
+            .selectFrom('forwards')
+            .select('id')
+            .where(forwardScope(p))
+            .execute();
+          const ids = Object.keys(FORWARDS) as Array<keyof typeof FORWARDS>;
+          const seeing = ids.filter((id) => canSeeForward(p, FORWARDS[id])).sort();
+          expect([who, found.map((r) => r.id).sort()]).toEqual([who, seeing]);
         }
       } finally {
         await store.cleanup();

@@ -1,6 +1,5 @@
 /** Connections through forwards on this endpoint process: checks, tunnel, bytes, the record. */
 import type { Duplex } from 'node:stream';
-import { sql } from 'kysely';
 import type WebSocket from 'ws';
 import { TetherError } from '@tether/protocol';
 import { actorOf } from '../agents/guard.ts';
@@ -152,7 +151,10 @@ export class ForwardConnections {
         await this.failed(row, p, conn.id, conn.started, error);
         throw error;
       }
-      await this.opened(row, p, conn.id, conn.started);
+      // Recorded while the first bytes already flow (it is a database write and an audit
+      // append, ~10 ms on a busy machine); the end is recorded only after it. A connection
+      // that cannot be put on the record does not go on.
+      const recorded = this.opened(row, p, conn.id, conn.started);
       let tunnelError: TetherError | null = null;
       tunnel.stream.on('error', (error) => {
         if (error instanceof TetherError) tunnelError = error;
@@ -168,7 +170,14 @@ export class ForwardConnections {
       pumping = pump(ws, tunnel.stream, early, cutOff, log);
       if (stopped) pumping.stop(stopped);
       if (ws.readyState !== ws.OPEN) pumping.stop(new TetherError('gone', 'the client left'));
-      await this.closed(row, p, conn.id, conn.started, await pumping.done);
+      const running = pumping;
+      recorded.catch((error) => {
+        log.error({ err: error }, 'cannot record the connection; closing it');
+        running.stop(new TetherError('internal', 'the connection could not be recorded'));
+      });
+      const outcome = await pumping.done;
+      await recorded;
+      await this.closed(row, p, conn.id, conn.started, outcome);
     } finally {
       set.delete(entry);
       if (set.size === 0 && this.live.get(row.id) === set) this.live.delete(row.id);
@@ -220,11 +229,6 @@ export class ForwardConnections {
         error_message: null,
       })
       .execute();
-    await db
-      .updateTable('forwards')
-      .set({ connections: sql`connections + 1` })
-      .where('id', '=', row.id)
-      .execute();
     await audit.append({
       kind: 'forwardConnectionStarted',
       ...this.auditBase(row, p),
@@ -253,14 +257,6 @@ export class ForwardConnections {
         duration_ms: durationMs,
       })
       .where('id', '=', id)
-      .execute();
-    await db
-      .updateTable('forwards')
-      .set({
-        bytes_up: sql`bytes_up + ${bytesUp}`,
-        bytes_down: sql`bytes_down + ${bytesDown}`,
-      })
-      .where('id', '=', row.id)
       .execute();
     await audit.append({
       kind: 'forwardConnectionEnded',
@@ -300,11 +296,6 @@ export class ForwardConnections {
         error_code: wire.code,
         error_message: wire.message,
       })
-      .execute();
-    await db
-      .updateTable('forwards')
-      .set({ failed_connections: sql`failed_connections + 1` })
-      .where('id', '=', row.id)
       .execute();
     await audit.append({
       kind: 'forwardConnectionFailed',

@@ -1,5 +1,7 @@
 /** Forwards when things break: the agent drops and comes back, the endpoint restarts. */
+import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '@tether/agent';
@@ -82,3 +84,59 @@ it('forward - the agent drops and comes back: the forward stays, its holder hear
   expect((await h.api('GET', `/api/v1/forwards/${id}`)).body.forward.status).toBe('live');
   holder.close();
 });
+
+/** A target on 127.0.0.1 that runs `serve` on each connection; closed after the test. */
+async function target(serve: (socket: Socket) => void): Promise<{ port: number; close(): void }> {
+  const server = createServer(serve);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as AddressInfo).port, close: () => server.close() };
+}
+
+async function forwardTo(port: number): Promise<string> {
+  const created = await h.api(
+    'POST',
+    `/api/v1/agents/${agent.agentId}/forwards`,
+    { target: `127.0.0.1:${port}` },
+    engineer.token,
+  );
+  return created.body.forward.id;
+}
+
+it('forward - what a target sent just before it closed reaches the client, then a clean close', async () => {
+  const payload = randomBytes(3 * 1024 * 1024 + 17);
+  const server = await target((socket) => socket.end(payload));
+  const conn = connectForward(h.url, engineer.token, await forwardTo(server.port));
+  expect(await conn.first).toMatchObject({ type: 'open' });
+  conn.eof();
+  expect((await conn.closed).code).toBe(1000);
+  expect(conn.received().equals(payload)).toBe(true);
+  server.close();
+});
+
+it('forward - a client that stops reading holds the target back; nothing piles up, nothing is lost', async () => {
+  const total = 64 * 1024 * 1024;
+  let written = 0;
+  const server = await target((socket) => {
+    const chunk = Buffer.alloc(64 * 1024, 7);
+    const more = (): void => {
+      while (written < total) {
+        written += chunk.length;
+        if (!socket.write(chunk)) return void socket.once('drain', more);
+      }
+      socket.end();
+    };
+    more();
+  });
+  const conn = connectForward(h.url, engineer.token, await forwardTo(server.port));
+  expect(await conn.first).toMatchObject({ type: 'open' });
+  conn.ws.pause();
+  // Windows on the way (WebSocket, SSH channel, stream buffers, kernel sockets) add up to a
+  // few MiB; without backpressure the target would have written all 64 MiB by now.
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  expect(written).toBeLessThan(24 * 1024 * 1024);
+  conn.ws.resume();
+  await waitFor(() => conn.received().length === total, 60_000, 'every byte');
+  conn.eof();
+  expect((await conn.closed).code).toBe(1000);
+  server.close();
+}, 90_000);

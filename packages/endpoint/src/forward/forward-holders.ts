@@ -13,6 +13,7 @@ import {
 import type { Principal } from '../auth/principal.ts';
 import { parseJson, sendJson } from '../http/ws-json.ts';
 import { closeCode } from './forward-pump.ts';
+import type { EarlyFrame } from './forward-connections.ts';
 import type { ForwardDeps, ForwardService } from './forward-service.ts';
 
 /** A third of FORWARD_LEASE_MS, so a renewal lost to a slow database never ends a forward. */
@@ -65,13 +66,24 @@ export class ForwardHolders {
     this.held.clear();
   }
 
-  /** Holds the forward for `p` on `ws` until either closes; `{"type":"end"}` ends it. */
-  async hold(p: Principal, forwardId: string, ws: WebSocket): Promise<void> {
+  /**
+   * Holds the forward for `p` on `ws` until either closes; `{"type":"end"}` ends it. `early`
+   * holds what the client sent meanwhile; `handOver` stops collecting it.
+   */
+  async hold(
+    p: Principal,
+    forwardId: string,
+    ws: WebSocket,
+    early: EarlyFrame[],
+    handOver: () => void,
+  ): Promise<void> {
     const row = await this.forwards.usable(p, forwardId, 'forward.hold');
-    const view = this.forwards.toView(row);
+    const view = await this.forwards.summary(row);
     send(ws, { type: 'forward', forward: view });
     if (view.status === 'ended' || view.status === 'refused')
       return void ws.close(1000, view.status);
+    // A client gone while the forward was looked up must not keep renewing its lease.
+    if (ws.readyState !== ws.OPEN) return;
 
     const entry = this.held.get(row.id) ?? {
       agentId: row.agent_id,
@@ -84,7 +96,7 @@ export class ForwardHolders {
       entry.sockets.delete(ws);
       if (entry.sockets.size === 0 && this.held.get(row.id) === entry) this.held.delete(row.id);
     });
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
+    const onMessage = (data: Buffer, isBinary: boolean): void => {
       const parsed =
         !isBinary && data.length <= MAX_CONTROL_BYTES
           ? ForwardControlClientMessage.safeParse(parseJson(data.toString('utf8')))
@@ -98,7 +110,10 @@ export class ForwardHolders {
         .load(row.id)
         .then((current) => current && this.forwards.end(p, current, `ended by ${p.username}`))
         .catch((err) => this.deps.log.error({ err, forwardId: row.id }, 'cannot end the forward'));
-    });
+    };
+    handOver();
+    ws.on('message', onMessage);
+    for (const [data, isBinary] of early.splice(0)) onMessage(data, isBinary);
 
     await this.forwards.renew([row.id]);
     entry.online = await this.online(row.agent_id);

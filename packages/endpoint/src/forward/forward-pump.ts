@@ -14,6 +14,12 @@ import type { EarlyFrame } from './forward-connections.ts';
 /** Pause the tunnel while this much waits for a slow client; resume below the low mark. */
 const WS_HIGH_WATER_BYTES = 2 * 1024 * 1024;
 const WS_LOW_WATER_BYTES = 512 * 1024;
+/**
+ * What the tunnel delivers within one turn of the event loop goes out as one frame, up to
+ * this much: SSH hands over 32 KiB packets, and a frame (and a write) per packet cost the
+ * endpoint more than the bytes themselves. A lone small chunk still leaves at once.
+ */
+const COALESCE_MAX_BYTES = 256 * 1024;
 /** Control frames are a dozen bytes; anything far larger is not from a real client. */
 const MAX_CONTROL_BYTES = 1024;
 /** Close codes in the private range (RFC 6455 §7.4.2): 4000 + the HTTP status they mirror. */
@@ -58,6 +64,9 @@ export function pump(
     finished = true;
     ws.off('message', onMessage);
     tunnel.off('data', onData);
+    // What the target sent before it closed still reaches the client, ahead of the close.
+    if (ws.readyState === ws.OPEN) flush();
+    else if (flushing) clearImmediate(flushing);
     if (!tunnel.destroyed) tunnel.destroy();
     // A socket paused for backpressure would never read the client's close frame.
     ws.resume();
@@ -93,13 +102,28 @@ export function pump(
     // Nothing but control frames may follow, and an ending stream never emits 'drain'.
     ws.resume();
   };
-  const onData = (chunk: Buffer): void => {
-    bytesDown += chunk.length;
-    ws.send(chunk, { binary: true }, afterSend);
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let flushing: NodeJS.Immediate | null = null;
+  const flush = (): void => {
+    if (flushing) clearImmediate(flushing);
+    flushing = null;
+    if (pendingBytes === 0) return;
+    const frame = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    ws.send(frame, { binary: true }, afterSend);
     if (ws.bufferedAmount >= WS_HIGH_WATER_BYTES) {
       paused = true;
       tunnel.pause();
     }
+  };
+  const onData = (chunk: Buffer): void => {
+    bytesDown += chunk.length;
+    pending.push(chunk);
+    pendingBytes += chunk.length;
+    if (pendingBytes >= COALESCE_MAX_BYTES) flush();
+    else flushing ??= setImmediate(flush);
   };
   const afterSend = (): void => {
     if (paused && ws.bufferedAmount < WS_LOW_WATER_BYTES) {
@@ -113,7 +137,10 @@ export function pump(
   // The socket may have been paused while frames piled up before the tunnel opened.
   ws.resume();
   tunnel.on('data', onData);
-  tunnel.on('end', () => sendJson(ws, { type: 'eof' }));
+  tunnel.on('end', () => {
+    flush();
+    sendJson(ws, { type: 'eof' });
+  });
   tunnel.on('error', (error) => log.debug({ err: error }, 'tunnel error'));
   tunnel.once('close', () => {
     const failure = cutOff();

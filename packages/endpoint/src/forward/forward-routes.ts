@@ -14,6 +14,7 @@ import { FORWARD_EVENT_SUBJECT, type ForwardEvent } from './forward-service.ts';
 
 /** What a client may send before its connection's tunnel opens; past this its socket waits. */
 const EARLY_MAX_BYTES = 1024 * 1024;
+const MAX_EARLY_CONTROL_FRAMES = 4;
 
 const IdParams = z.strictObject({ id: z.string().min(1).max(64) });
 const ListQuery = z.strictObject({
@@ -123,9 +124,15 @@ export function forwardRoutes(api: Api, app: FastifyInstance, s: Services): void
     (socket, request) => {
       const ws = socket as unknown as WebSocket;
       const id = String((request.params as { id?: string }).id ?? '');
+      // Frames sent while the forward is looked up wait here; a real client sends one at most.
+      const early: EarlyFrame[] = [];
+      const hold = (data: Buffer, isBinary: boolean): void => {
+        if (early.length < MAX_EARLY_CONTROL_FRAMES) early.push([data, isBinary]);
+      };
+      ws.on('message', hold);
       void (async () => {
         const principal = await wsPrincipal(s, request);
-        await s.forwards.holders.hold(principal, id, ws);
+        await s.forwards.holders.hold(principal, id, ws, early, () => ws.off('message', hold));
       })().catch((error) => refuse(s, ws, error, id));
     },
   );

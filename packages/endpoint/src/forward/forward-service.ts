@@ -42,6 +42,14 @@ const OPEN_STATUSES = ['pending', 'opening', 'live'] as const;
 const LIST_RECENT = 10;
 const ONE_RECENT = 1_000;
 
+interface Totals {
+  connections: number;
+  failedConnections: number;
+  bytesUp: number;
+  bytesDown: number;
+}
+const NO_TRAFFIC: Totals = { connections: 0, failedConnections: 0, bytesUp: 0, bytesDown: 0 };
+
 export interface ForwardEvent {
   [key: string]: unknown;
   forward: ForwardView;
@@ -160,14 +168,10 @@ export class ForwardService {
       ended_by: null,
       end_reason: null,
       lease_until: new Date(now + FORWARD_LEASE_MS).toISOString(),
-      connections: 0,
-      failed_connections: 0,
-      bytes_up: 0,
-      bytes_down: 0,
     };
     await db.insertInto('forwards').values(row).execute();
     if (!approval) await this.opened(row, p, { selfService: true });
-    else this.announce(row);
+    else await this.announce(row);
     this.deps.log.info(
       { forwardId: id, agentId: agent.id, target: where, status: row.status },
       'forward asked for',
@@ -249,7 +253,7 @@ export class ForwardService {
 
     const final = (await this.load(row.id))!;
     await this.connections.closeAll(row.id, endedError(this.toView(final)));
-    const totals = (await this.load(row.id))!;
+    const totals = (await this.totals([row.id])).get(row.id) ?? NO_TRAFFIC;
     await this.deps.audit.append({
       kind: 'forwardEnded',
       actor: by ? actorOf(by) : null,
@@ -260,16 +264,13 @@ export class ForwardService {
       params: { target: row.target, userId: row.user_id },
       result: {
         reason,
-        connections: totals.connections,
-        failedConnections: totals.failed_connections,
-        bytesUp: Number(totals.bytes_up),
-        bytesDown: Number(totals.bytes_down),
-        durationMs: Date.parse(totals.ended_at ?? nowIso()) - Date.parse(totals.created_at),
+        ...totals,
+        durationMs: Date.parse(final.ended_at ?? nowIso()) - Date.parse(final.created_at),
       },
     });
-    this.announce(totals);
+    await this.announce(final);
     this.deps.log.info({ forwardId: row.id, reason }, 'forward ended');
-    return totals;
+    return final;
   }
 
   /** Ends every open forward whose holder stopped renewing its lease. */
@@ -309,20 +310,27 @@ export class ForwardService {
       .limit(filter.limit);
     if (filter.status) query = query.where('status', '=', filter.status as never);
     const rows = await Promise.all((await query.execute()).map((row) => this.settle(row)));
-    const recent = await this.recent(
-      rows.map((row) => row.id),
-      LIST_RECENT,
-    );
-    return rows.map((row) => this.toView(row, recent.get(row.id) ?? []));
+    const ids = rows.map((row) => row.id);
+    const [totals, recent] = await Promise.all([this.totals(ids), this.recent(ids, LIST_RECENT)]);
+    return rows.map((row) => this.toView(row, totals.get(row.id), recent.get(row.id) ?? []));
+  }
+
+  /** One forward with its totals, without the connections. */
+  async summary(row: ForwardsTable): Promise<ForwardView> {
+    return this.toView(row, (await this.totals([row.id])).get(row.id));
   }
 
   /** One forward with its latest connections. */
   async view(row: ForwardsTable): Promise<ForwardView> {
-    const recent = await this.recent([row.id], ONE_RECENT);
-    return this.toView(row, recent.get(row.id) ?? []);
+    const [totals, recent] = await Promise.all([
+      this.totals([row.id]),
+      this.recent([row.id], ONE_RECENT),
+    ]);
+    return this.toView(row, totals.get(row.id), recent.get(row.id) ?? []);
   }
 
-  toView(row: ForwardsTable, recent?: ForwardConnectionsTable[]): ForwardView {
+  /** Without `totals` (a status change on the bus) the counts read zero. */
+  toView(row: ForwardsTable, totals = NO_TRAFFIC, recent?: ForwardConnectionsTable[]): ForwardView {
     return {
       id: row.id,
       agentId: row.agent_id,
@@ -339,10 +347,7 @@ export class ForwardService {
       endedAt: row.ended_at,
       endedBy: row.ended_by,
       endReason: row.end_reason,
-      connections: Number(row.connections),
-      failedConnections: Number(row.failed_connections),
-      bytesUp: Number(row.bytes_up),
-      bytesDown: Number(row.bytes_down),
+      ...totals,
       ...(recent ? { recent: recent.map(connectionView) } : {}),
     };
   }
@@ -352,10 +357,11 @@ export class ForwardService {
   }
 
   /** Tells every process (holders, connections, live subscribers) what the forward is now. */
-  announce(row: ForwardsTable): void {
+  async announce(row: ForwardsTable): Promise<void> {
+    const totals = (await this.totals([row.id])).get(row.id);
     try {
       this.deps.bus.publish(FORWARD_EVENT_SUBJECT, {
-        forward: this.toView(row),
+        forward: this.toView(row, totals),
       } satisfies ForwardEvent);
     } catch {
       // The bus closes with this process; holders learn the state when they reconnect.
@@ -429,7 +435,7 @@ export class ForwardService {
       params: { target: row.target, approvalId: row.approval_id },
       result: { allowed: false, reason },
     });
-    this.announce(current);
+    await this.announce(current);
     this.deps.log.info({ forwardId: row.id, reason }, 'forward refused');
     return current;
   }
@@ -445,7 +451,7 @@ export class ForwardService {
       params: { target: row.target, ...extra },
       result: { listed: row.listed === 1 },
     });
-    this.announce(row);
+    await this.announce(row);
     this.deps.log.info(
       { forwardId: row.id, agentId: row.agent_id, target: row.target },
       'forward open',
@@ -477,6 +483,35 @@ export class ForwardService {
     if (ticket?.agent_id === agentId) return;
     await this.deps.guard.denied(p, 'forward.open', { ticketId, agentId }, accountId);
     throw new TetherError('not_found', 'no such ticket on this server');
+  }
+
+  /**
+   * Connections and bytes of each forward, summed from its connection rows (a connection's
+   * bytes count once it has closed), so no counter is written twice per connection.
+   */
+  private async totals(ids: string[]): Promise<Map<string, Totals>> {
+    const byForward = new Map<string, Totals>();
+    if (ids.length === 0) return byForward;
+    const rows = await this.deps.db
+      .selectFrom('forward_connections')
+      .select((eb) => [
+        'forward_id',
+        sql<number>`sum(case when status = 'failed' then 0 else 1 end)`.as('connections'),
+        sql<number>`sum(case when status = 'failed' then 1 else 0 end)`.as('failed'),
+        eb.fn.sum<number>('bytes_up').as('up'),
+        eb.fn.sum<number>('bytes_down').as('down'),
+      ])
+      .where('forward_id', 'in', ids)
+      .groupBy('forward_id')
+      .execute();
+    for (const row of rows)
+      byForward.set(row.forward_id, {
+        connections: Number(row.connections),
+        failedConnections: Number(row.failed),
+        bytesUp: Number(row.up),
+        bytesDown: Number(row.down),
+      });
+    return byForward;
   }
 
   /** The latest `limit` connections of each forward, newest first, in one query. */

@@ -301,10 +301,6 @@ const forwards: Migration = {
       .addColumn('ended_by', 'text')
       .addColumn('end_reason', 'text')
       .addColumn('lease_until', 'text', (c) => c.notNull())
-      .addColumn('connections', 'integer', (c) => c.notNull().defaultTo(0))
-      .addColumn('failed_connections', 'integer', (c) => c.notNull().defaultTo(0))
-      .addColumn('bytes_up', 'bigint', (c) => c.notNull().defaultTo(0))
-      .addColumn('bytes_down', 'bigint', (c) => c.notNull().defaultTo(0))
       .execute();
     await db.schema
       .createIndex('forwards_agent')

@@ -228,10 +228,6 @@ export interface ForwardsTable {
   end_reason: string | null;
   /** Renewed while a client holds the forward's socket; past it, any process ends the forward. */
   lease_until: string;
-  connections: number;
-  failed_connections: number;
-  bytes_up: number;
-  bytes_down: number;
 }
 
 /** One TCP connection through a forward, written when it opens (or fails) and when it ends. */
