@@ -39,7 +39,7 @@ describe.skipIf(skipBrowserTests)('files in chromium', () => {
     // The agent runs on this machine: the folder it serves is a temporary one of our own.
     folder = mkdtempSync(join(tmpdir(), 'tether-files-e2e-'));
     writeFileSync(join(folder, 'app.yml'), CONFIG);
-    writeFileSync(join(folder, '<b>not bold</b>.txt'), 'a name that looks like markup\n');
+    writeFileSync(join(folder, '<b>not bold<img src=x>.txt'), 'a name that looks like markup\n');
 
     harness = await startHarness({ webDir: WEB_DIR });
     const account = await harness.account('Acme Hosting');
@@ -130,16 +130,19 @@ describe.skipIf(skipBrowserTests)('files in chromium', () => {
     await expect.poll(() => engineer.getByTestId('live-state').textContent()).toBe('Live');
 
     // The session starts in the folder the account allows; names are text, never markup.
-    await engineer.getByRole('button', { name: 'app.yml' }).waitFor();
+    await engineer.getByRole('button', { name: 'app.yml', exact: true }).waitFor();
     await engineer.getByRole('button', { name: 'Go to…' }).click();
     await engineer.getByLabel('Go to folder').fill(folder);
     await engineer.getByRole('button', { name: 'Go', exact: true }).click();
-    await engineer.getByRole('button', { name: 'app.yml' }).waitFor();
-    await engineer.getByText('<b>not bold</b>.txt').waitFor();
+    await engineer.getByRole('button', { name: 'app.yml', exact: true }).waitFor();
+    await engineer.getByText('<b>not bold<img src=x>.txt').waitFor();
     expect(await engineer.locator('b', { hasText: 'not bold' }).count()).toBe(0);
+    expect(await engineer.locator('img[src="x"]').count()).toBe(0);
 
     // The customer watches: the folder, read-only.
     await customer.goto(`${harness.url}/servers/${webId}/files`);
+    // Self-service is off for this account: the customer is told how to turn it on.
+    await customer.getByTestId('self-service-off').waitFor();
     await customer.getByRole('link', { name: 'Watch live' }).click();
     await customer.waitForURL(new RegExp(`/files/${session}`));
     await customer.getByText('Read-only: you are watching erin').waitFor();
@@ -148,7 +151,7 @@ describe.skipIf(skipBrowserTests)('files in chromium', () => {
     await shot(customer, 'f02-customer-follows-folder');
 
     // The engineer opens the config file; both see its content.
-    await engineer.getByRole('button', { name: 'app.yml' }).click();
+    await engineer.getByRole('button', { name: 'app.yml', exact: true }).click();
     await expect.poll(() => editorText(engineer).innerText()).toContain('workers: 2');
     await expect.poll(() => editorText(customer).innerText()).toContain('workers: 2');
     await expect

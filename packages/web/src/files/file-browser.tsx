@@ -271,7 +271,12 @@ function PathBar({ dir, editor, onOpenDir }: FileBrowserProps) {
       </Tooltip>
       {typed === null ? (
         <Group gap="xs" style={{ flex: 1 }} wrap="nowrap">
-          <Breadcrumbs separator="/" separatorMargin={4} className="file-crumbs">
+          <Breadcrumbs
+            separator="›"
+            separatorMargin={4}
+            className="file-crumbs"
+            aria-label="Folder path"
+          >
             {crumbsOf(dir).map((crumb, i, all) =>
               i === all.length - 1 ? (
                 <Text key={i} size="sm" fw={600} className="server-text" aria-current="location">
@@ -404,6 +409,7 @@ function EntryTable({
                         type="button"
                         size="sm"
                         className="server-text entry-name"
+                        ta="left"
                         fw={isOpen ? 700 : undefined}
                         onClick={() => (folder ? onOpenDir(ref) : onOpenFile(ref, entry))}
                       >
@@ -434,22 +440,22 @@ function EntryTable({
                   )}
                 </Table.Td>
                 <Table.Td>
-                  <Text size="sm" ta="right" title={`${entry.size} bytes`}>
+                  <Text size="sm" ta="right" className="nowrap" title={`${entry.size} bytes`}>
                     {entry.type === 'dir' ? '—' : formatSize(entry.size)}
                   </Text>
                 </Table.Td>
                 <Table.Td>
-                  <Text size="sm" ff="monospace" title={octalMode(entry.mode)}>
+                  <Text size="sm" ff="monospace" className="nowrap" title={octalMode(entry.mode)}>
                     {formatMode(entry.mode, entry.type)}
                   </Text>
                 </Table.Td>
                 <Table.Td>
-                  <Text size="sm" className="server-text">
+                  <Text size="sm" className="nowrap">
                     {visibleText(entry.owner ?? String(entry.uid))}:
                     {visibleText(entry.group ?? String(entry.gid))}
                   </Text>
                 </Table.Td>
-                <Table.Td>
+                <Table.Td className="nowrap">
                   <TimeAgo iso={entry.mtime} />
                 </Table.Td>
                 <Table.Td>

@@ -10,7 +10,7 @@ import { oneDark } from '@codemirror/theme-one-dark';
 import { yCollab, yUndoManagerKeymap } from 'y-codemirror.next';
 import * as Y from 'yjs';
 import type { Awareness } from 'y-protocols/awareness';
-import { FILE_LIVE_TEXT } from '@tether/protocol';
+import { FILE_LIVE_TEXT } from '@tether/protocol/file-live-frames';
 import { loadLanguage } from './languages.ts';
 import { peerCursors } from './peer-cursors.ts';
 

@@ -21,7 +21,8 @@ import {
 import { notifications } from '@mantine/notifications';
 import { IconEye, IconPencil, IconPlugConnectedX } from '@tabler/icons-react';
 import { Link, useParams, useSearchParams } from 'react-router';
-import { FILE_LIVE_TEXT, type FileLiveRole, type FileLiveServerMessage } from '@tether/protocol';
+import type { FileLiveRole, FileLiveServerMessage } from '@tether/protocol';
+import { FILE_LIVE_TEXT } from '@tether/protocol/file-live-frames';
 import { ApiError } from '../api/client.ts';
 import { useUser } from '../auth/session.tsx';
 import { ErrorState, errorAdvice, Loading } from '../common/states.tsx';

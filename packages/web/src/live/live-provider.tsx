@@ -21,8 +21,8 @@ type Listener = (event: AuditEvent) => void;
 
 type TopicListener = (topic: string, event: unknown) => void;
 
-/** Topics the endpoint offers (packages/endpoint: audit, tickets, approvals); one unknown fails them all. */
-const LIVE_TOPICS = ['audit', 'tickets', 'approvals'];
+/** Topics the endpoint offers (packages/endpoint: audit, tickets, approvals, files); one unknown fails them all. */
+const LIVE_TOPICS = ['audit', 'tickets', 'approvals', 'files'];
 
 interface Live {
   status: LiveStatus;
@@ -55,6 +55,11 @@ export function LiveProvider({ children }: { children: ReactNode }) {
         // The queue and the lists re-read the API: the event says something changed, the
         // API says what the caller may see of it now.
         if (topic === 'tickets') void client.invalidateQueries({ queryKey: ['tickets'] });
+        if (topic === 'files') {
+          // A file session started, ended or got write access.
+          void client.invalidateQueries({ queryKey: ['file-sessions'] });
+          void client.invalidateQueries({ queryKey: ['file-session'] });
+        }
       },
       onAudit: (event) => {
         if (AGENT_STATE_CODES.has(event.code)) {
