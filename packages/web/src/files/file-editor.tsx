@@ -137,10 +137,13 @@ export function TextView({
   useEffect(() => {
     const current = view.current;
     if (!current) return;
-    current.dispatch({
-      changes: { from: 0, to: current.state.doc.length, insert: text },
-      effects: followEnd ? EditorView.scrollIntoView(text.length, { y: 'end' }) : [],
-    });
+    current.dispatch({ changes: { from: 0, to: current.state.doc.length, insert: text } });
+    if (!followEnd) return;
+    // Once the new text is laid out: a view made in this same commit has no height before.
+    const frame = requestAnimationFrame(() =>
+      current.dispatch({ effects: EditorView.scrollIntoView(text.length, { y: 'end' }) }),
+    );
+    return () => cancelAnimationFrame(frame);
   }, [text, followEnd]);
 
   return <div ref={host} className="file-editor" data-testid="text-view" />;
