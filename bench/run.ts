@@ -6,7 +6,10 @@ import { parseArgs } from 'node:util';
 import { runExecLatency } from './exec-latency.ts';
 import { runFanout } from './fanout.ts';
 import { runIdleAgents } from './idle-agents.ts';
+import { runPlayback } from './playback.ts';
 import { runTerminal } from './terminal.ts';
+import { runRepository } from './repository.ts';
+import { runFiles } from './files.ts';
 import {
   agentRuntime,
   cleanupSync,
@@ -37,6 +40,9 @@ const SCENARIOS: Record<string, () => Promise<ScenarioResult>> = {
   fanout: runFanout,
   'idle-agents': runIdleAgents,
   terminal: runTerminal,
+  playback: runPlayback,
+  repository: runRepository,
+  files: runFiles,
 };
 
 const HELP = `npm run bench [-- --only NAME] [--keep-temp]

@@ -1,6 +1,6 @@
 /** The endpoint's REST and WebSocket API as the CLI uses it: bearer token, typed errors. */
 import type { IncomingMessage } from 'node:http';
-import { ERROR_STATUS, isErrorBody } from '@tether/protocol';
+import { ERROR_STATUS, isErrorBody, type ErrorCode } from '@tether/protocol';
 import WebSocket from 'ws';
 import { ApiError, NetworkError, TokenRefusedError, type TokenSource } from './errors.ts';
 
@@ -83,6 +83,36 @@ export class Client {
     return { status: response.status, headers: response.headers, body: body as T };
   }
 
+  /**
+   * A request whose body streams (downloads, uploads): the Response with its body unread on
+   * success, the endpoint's error as an ApiError otherwise. No timeout: a transfer takes as
+   * long as it takes; `signal` stops it.
+   */
+  async raw(
+    method: string,
+    path: string,
+    options: Pick<RequestOptions, 'query' | 'headers' | 'doing'> & {
+      body?: AsyncIterable<Uint8Array>;
+      signal?: AbortSignal;
+    } = {},
+  ): Promise<Response> {
+    let response: Response;
+    try {
+      response = await fetch(this.#href(path, options.query), {
+        method,
+        headers: { ...this.#auth(), ...options.headers },
+        body: options.body as BodyInit | undefined,
+        signal: options.signal,
+        ...(options.body ? { duplex: 'half' } : {}),
+      } as RequestInit);
+    } catch (error) {
+      throw this.#networkError(error, 0);
+    }
+    if (response.ok || response.status === 416) return response;
+    const body = parseJson(await response.text().catch(() => ''));
+    throw this.#refused(errorFromResponse(response.status, response.statusText, body, options));
+  }
+
   /** Opens `path` as a WebSocket with the bearer token; rejects with the endpoint's error. */
   socket(path: string, options: SocketOptions = {}): Promise<WebSocket> {
     const href = this.#href(path, options.query).replace(/^http/, 'ws');
@@ -156,6 +186,22 @@ export class Client {
   }
 }
 
+/**
+ * What a status with no error body means: only the generic HTTP meanings. A bare 502 or 504
+ * comes from a proxy in between, not from a target or timeout of ours, so it stays `internal`.
+ */
+const BARE_STATUS_CODES: Record<number, ErrorCode> = {
+  400: 'invalid_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  409: 'conflict',
+  410: 'gone',
+  413: 'payload_too_large',
+  429: 'rate_limited',
+  503: 'unavailable',
+};
+
 /** Maps an error response to an ApiError: the body's code and message, or its status alone. */
 export function errorFromResponse(
   status: number,
@@ -164,9 +210,10 @@ export function errorFromResponse(
   { doing }: Pick<RequestOptions, 'doing'> = {},
 ): ApiError {
   if (isErrorBody(body)) {
-    return new ApiError(body.error.code, status, body.error.message, { doing });
+    const { details } = body.error as { details?: Record<string, unknown> };
+    return new ApiError(body.error.code, status, body.error.message, { doing, details });
   }
-  const code = Object.entries(ERROR_STATUS).find(([, value]) => value === status)?.[0];
+  const code = BARE_STATUS_CODES[status];
   const text = statusText ? `${status} ${statusText}` : String(status);
   return new ApiError(code ?? 'internal', status, `endpoint answered ${text}`, { doing });
 }

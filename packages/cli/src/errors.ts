@@ -15,6 +15,8 @@ export interface ApiErrorOptions {
   cause?: unknown;
   /** What the CLI was doing, e.g. "listing agents": it prefixes the endpoint's message. */
   doing?: string;
+  /** What the endpoint sent to act on (a save conflict's current hash and diff). */
+  details?: Record<string, unknown>;
 }
 
 /** The endpoint answered with an error body, or with a status and no usable body. */
@@ -22,6 +24,7 @@ export class ApiError extends Error {
   readonly code: string;
   readonly status: number;
   readonly doing?: string;
+  readonly details?: Record<string, unknown>;
 
   constructor(code: string, status: number, message: string, options: ApiErrorOptions = {}) {
     super(message, { cause: options.cause });
@@ -29,6 +32,7 @@ export class ApiError extends Error {
     this.code = code;
     this.status = status;
     this.doing = options.doing;
+    this.details = options.details;
   }
 }
 

@@ -12,6 +12,7 @@ import { scriptCommand } from './scripts.ts';
 import { tokensCommand } from './tokens.ts';
 import { ttyCommand } from './tty.ts';
 import { recordingCommand } from './recording.ts';
+import { cpCommand, fsCommand } from './fs/fs-command.ts';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
@@ -21,6 +22,8 @@ Examples:
   tether login https://support.example.com      sign in and save a token
   tether agents ls
   tether exec web-01 -- df -h
+  tether fs ls web-01:/etc
+  tether cp web-01:/var/log/syslog .
   tether audit tail
 
 Environment:
@@ -56,6 +59,8 @@ function buildProgram(argv: readonly string[]): Command {
     .addCommand(keysCommand())
     .addCommand(scriptCommand())
     .addCommand(repositoryCommand())
+    .addCommand(fsCommand())
+    .addCommand(cpCommand())
     .addCommand(serveCommand())
     .addCommand(demoCommand())
     .addCommand(agentCommand(argv));

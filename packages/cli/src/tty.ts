@@ -64,7 +64,7 @@ export function ttyCommand(): Command {
 }
 
 /** Waits while the request is pending, with a spinner when stderr is a terminal. */
-async function awaitDecision(client: Client, first: ApprovalView): Promise<ApprovalView> {
+export async function awaitDecision(client: Client, first: ApprovalView): Promise<ApprovalView> {
   let approval = first;
   if (approval.status !== 'pending') return approval;
   const tty = process.stderr.isTTY;

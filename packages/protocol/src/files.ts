@@ -78,7 +78,11 @@ export interface FileEventView {
 }
 
 const HASH = z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 in hex');
-const PathText = z.string().min(1).max(FILE_PATH_MAX_BYTES);
+/** Characters, generously: the endpoint counts the bytes and says so when there are too many. */
+const PathText = z
+  .string()
+  .min(1)
+  .max(FILE_PATH_MAX_BYTES * 4);
 const PathB64 = z.string().min(1).max(8192);
 const id = z.string().min(1).max(64);
 

@@ -301,19 +301,17 @@ export class Catalog {
       .execute();
   }
 
+  /** The lock entries the caller may see, in one query however long the lock. */
   async #visibleOf(caller: Caller, lock: LockEntry[]): Promise<LockEntry[]> {
-    const visible: LockEntry[] = [];
-    for (const entry of lock) {
-      const row = await this.db
-        .selectFrom('repo_versions')
-        .select('version')
-        .where('name', '=', entry.name)
-        .where('version', '=', entry.version)
-        .where(versionScope(caller))
-        .executeTakeFirst();
-      if (row) visible.push(entry);
-    }
-    return visible;
+    if (lock.length === 0) return [];
+    const rows = await this.db
+      .selectFrom('repo_versions')
+      .select(['name', 'version'])
+      .where('name', 'in', [...new Set(lock.map((entry) => entry.name))])
+      .where(versionScope(caller))
+      .execute();
+    const visible = new Set(rows.map((row) => `${row.name}@${row.version}`));
+    return lock.filter((entry) => visible.has(`${entry.name}@${entry.version}`));
   }
 
   async #summaries(caller: Caller, names: string[]): Promise<PackageSummary[]> {

@@ -10,7 +10,8 @@ export { generatePublisherKey, loadPrivateKey, parsePublicKey } from './keys.ts'
 export { isHash } from './objects/git-object.ts';
 export { repositoryRoutes, API_PREFIX, type Authenticate, type RouteTable } from './http/routes.ts';
 export { registerSync } from './sync/server.ts';
-export { SyncClient, type FetchResult } from './sync/client.ts';
+export { SyncClient, type FetchResult, type ObjectSink } from './sync/client.ts';
+export { PackSink } from './sync/pack-sink.ts';
 export { SYNC_PATH, SYNC_PROTOCOL } from './sync/protocol.ts';
 export { walkObjects } from './sync/walk.ts';
 export { LooseObjects, ObjectStore, decodeLoose } from './objects/object-store.ts';

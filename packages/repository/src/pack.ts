@@ -16,6 +16,7 @@ import {
 } from './objects/git-object.ts';
 import { MAX_OBJECT_BYTES } from './objects/object-store.ts';
 import { signedTag } from './release.ts';
+import { FILE_CONCURRENCY, mapLimit } from './concurrency.ts';
 
 /** Folders that are never part of a package. */
 const SKIPPED = new Set(['.git', 'node_modules']);
@@ -46,7 +47,10 @@ export async function packFolder(dir: string): Promise<Pack> {
     return hash;
   };
 
-  const walk = async (folder: string, relative: string): Promise<string> => {
+  // First the folders (stat only), then every file read at once, then the trees bottom up.
+  const reads: Array<{ entries: TreeEntry[]; mode: string; name: string; path: string }> = [];
+  const folders: Array<{ entries: TreeEntry[]; parent: TreeEntry[] | null; name: string }> = [];
+  const walk = async (folder: string, relative: string): Promise<TreeEntry[]> => {
     const entries: TreeEntry[] = [];
     for (const name of (await readdir(folder)).sort()) {
       if (SKIPPED.has(name)) continue;
@@ -55,14 +59,13 @@ export async function packFolder(dir: string): Promise<Pack> {
       const path = join(folder, name);
       const info = await lstat(path);
       if (info.isDirectory()) {
-        const hash = await walk(path, where);
-        if (hash !== EMPTY) entries.push({ mode: MODE_TREE, name, hash });
+        folders.push({ entries: await walk(path, where), parent: entries, name });
       } else if (info.isFile()) {
         if (info.size > MAX_OBJECT_BYTES) {
           throw new TetherError('payload_too_large', `${where} is larger than the 8 MiB limit`);
         }
         const mode = info.mode & 0o111 ? MODE_EXECUTABLE : MODE_FILE;
-        entries.push({ mode, name, hash: add('blob', await readFile(path)) });
+        reads.push({ entries, mode, name, path });
         files += 1;
       } else {
         throw new TetherError(
@@ -71,7 +74,7 @@ export async function packFolder(dir: string): Promise<Pack> {
         );
       }
     }
-    return entries.length === 0 ? EMPTY : add('tree', encodeTree(entries));
+    return entries;
   };
 
   let manifestText: Buffer;
@@ -81,7 +84,18 @@ export async function packFolder(dir: string): Promise<Pack> {
     throw new TetherError('invalid_request', `${dir} has no ${MANIFEST_FILE}`, { cause: error });
   }
   const manifest = parseManifest(manifestText);
-  const tree = await walk(dir, '');
+  const rootEntries = await walk(dir, '');
+  const contents = await mapLimit(reads, FILE_CONCURRENCY, (r) => readFile(r.path));
+  reads.forEach((r, i) =>
+    r.entries.push({ mode: r.mode, name: r.name, hash: add('blob', contents[i]) }),
+  );
+  // Each folder was listed after its subfolders, so in that order a child's tree exists first.
+  for (const folder of folders) {
+    if (folder.entries.length === 0) continue;
+    const hash = add('tree', encodeTree(folder.entries));
+    folder.parent!.push({ mode: MODE_TREE, name: folder.name, hash });
+  }
+  const tree = add('tree', encodeTree(rootEntries));
   return { manifest, tree, objects, files };
 }
 
@@ -103,6 +117,3 @@ export function signPack(
   objects.set(tag, { type: 'tag', content });
   return { ...pack, objects, tag };
 }
-
-/** Marks an empty folder, which git does not store. */
-const EMPTY = '';

@@ -44,6 +44,9 @@ describe.each(storeBackends())('publish on $name', (backend) => {
       `object ${published.tree}\ntype tree\ntag acme/disk/usage@1.0.0`,
     );
     execFileSync('git', ['--git-dir', gitDir, 'fsck', '--no-dangling']);
+    const pack = await f.repo.store.readReleasePack(published.tag);
+    // The release is also kept as one pack: tag, two trees, script.json, main.js, util.js.
+    expect(pack?.readUInt32BE(8)).toBe(6);
     expect(f.audits.map((a) => a.kind)).toContain('scriptPublished');
   });
 

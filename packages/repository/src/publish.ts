@@ -9,18 +9,17 @@ import { TetherError } from '@tether/protocol';
 import type { AuditSink } from './audit.ts';
 import type { RepositoryDatabase } from './index/schema.ts';
 import { searchTerms } from './search-terms.ts';
+import { checkReleaseGraph, type Graph } from './release-graph.ts';
 import { verifySignature, parsePublicKey } from './keys.ts';
-import { canonicalManifest, MANIFEST_FILE, parseManifest, type Manifest } from './manifest.ts';
-import { assertHash, entryType, parseTree, type ObjectType } from './objects/git-object.ts';
-import type { LooseObjects, ObjectStore } from './objects/object-store.ts';
+import { MANIFEST_FILE } from './manifest.ts';
+import { assertHash } from './objects/git-object.ts';
+import { decodeLoose, type LooseObjects, type ObjectStore } from './objects/object-store.ts';
+import { FILE_CONCURRENCY, mapLimit } from './concurrency.ts';
 import { PublisherKeys, requirePerson } from './publisher-keys.ts';
-import { parseReleaseTag, type ReleaseTag } from './release.ts';
+import type { ReleaseTag } from './release.ts';
 import { resolveLock, VersionSource, type LockEntry } from './resolve.ts';
 import { isOwner, versionScope, type Caller } from './visibility.ts';
 
-/** One release holds at most this many objects and bytes: a script, not a disk image. */
-export const MAX_RELEASE_OBJECTS = 50_000;
-export const MAX_RELEASE_BYTES = 512 * 1024 * 1024;
 /** Two owners publishing the same name at once: the loser re-reads and tries again. */
 const MAX_COMMIT_ATTEMPTS = 5;
 /** SQLite allows 32,766 bound values; three per row keeps each insert well inside. */
@@ -41,13 +40,6 @@ export interface Published {
   lock: LockEntry[];
   /** False when this exact release was already published (a retried commit). */
   created: boolean;
-}
-
-interface Graph {
-  release: ReleaseTag;
-  manifest: Manifest;
-  hashes: string[];
-  bytes: number;
 }
 
 export class Publisher {
@@ -111,11 +103,9 @@ export class Publisher {
    * for like any other, so the answer never tells anyone that a private object exists.
    */
   async missing(caller: Caller, upload: Upload, hashes: readonly string[]): Promise<string[]> {
-    const held: string[] = [];
-    for (const hash of hashes) {
-      assertHash(hash);
-      if (await this.store.objects.has(hash)) held.push(hash);
-    }
+    hashes.forEach((hash) => assertHash(hash));
+    const inStore = await mapLimit(hashes, FILE_CONCURRENCY, (h) => this.store.objects.has(h));
+    const held = hashes.filter((_, i) => inStore[i]);
     const visible = new Set<string>();
     for (let i = 0; i < held.length; i += INSERT_CHUNK_ROWS) {
       const rows = await this.db
@@ -130,24 +120,27 @@ export class Publisher {
         .execute();
       rows.forEach((r) => visible.add(r.hash));
     }
-    const missing: string[] = [];
-    for (const hash of hashes) {
-      if (!visible.has(hash) && !(await upload.staged.has(hash))) missing.push(hash);
-    }
-    return missing;
+    const candidates = hashes.filter((hash) => !visible.has(hash));
+    const staged = await mapLimit(candidates, FILE_CONCURRENCY, (h) => upload.staged.has(h));
+    return candidates.filter((_, i) => !staged[i]);
   }
 
   /** Checks one object's bytes against its hash and stages it. */
   async receive(upload: Upload, hash: string, deflated: Buffer): Promise<void> {
-    if (await this.store.objects.has(hash)) return;
-    await upload.staged.putDeflated(hash, deflated);
+    decodeLoose(hash, deflated);
+    await this.stageVerified(upload, hash, deflated);
+  }
+
+  /** Stages bytes the caller already checked with `decodeLoose` (the sync socket does). */
+  async stageVerified(upload: Upload, hash: string, deflated: Buffer): Promise<void> {
+    await upload.staged.putVerified(hash, deflated);
   }
 
   /** Makes the release exist, or refuses it with the reason; a refusal publishes nothing. */
   async commit(caller: Caller, upload: Upload): Promise<Published> {
     const person = requirePerson(caller);
     try {
-      const graph = await this.#checkGraph(upload);
+      const graph = await checkReleaseGraph(this.store, upload);
       await this.#checkSignature(person, graph.release);
       const published = await this.#write(person, upload, graph);
       if (published.created) {
@@ -176,72 +169,6 @@ export class Publisher {
       }
       throw error;
     }
-  }
-
-  /** Walks tag → tree → everything, from the repository or the staging area, checking types. */
-  async #checkGraph(upload: Upload): Promise<Graph> {
-    const tagObject = await this.store.readEither(upload.tag, upload.staged);
-    if (!tagObject) throw incomplete(1);
-    if (tagObject.type !== 'tag')
-      throw new TetherError('invalid_request', 'the upload is not a tag');
-    const release = parseReleaseTag(tagObject.content);
-
-    const hashes = [upload.tag];
-    let bytes = tagObject.content.length;
-    let missing = 0;
-    let manifestBlob: string | null = null;
-    const queue: Array<{ hash: string; type: ObjectType }> = [{ hash: release.tree, type: 'tree' }];
-    const seen = new Set<string>([upload.tag]);
-    while (queue.length > 0) {
-      const { hash, type } = queue.shift()!;
-      if (seen.has(hash)) continue;
-      seen.add(hash);
-      hashes.push(hash);
-      if (hashes.length > MAX_RELEASE_OBJECTS) {
-        throw new TetherError(
-          'payload_too_large',
-          `a release holds at most ${MAX_RELEASE_OBJECTS} objects`,
-        );
-      }
-      const object = await this.store.readEither(hash, upload.staged);
-      if (!object) {
-        missing += 1;
-        continue;
-      }
-      if (object.type !== type) {
-        throw new TetherError(
-          'invalid_request',
-          `object ${hash} is a ${object.type}, not a ${type}`,
-        );
-      }
-      bytes += object.content.length;
-      if (bytes > MAX_RELEASE_BYTES) {
-        throw new TetherError(
-          'payload_too_large',
-          `a release holds at most ${MAX_RELEASE_BYTES} bytes`,
-        );
-      }
-      if (type !== 'tree') continue;
-      for (const entry of parseTree(object.content)) {
-        if (hash === release.tree && entry.name === MANIFEST_FILE) {
-          if (entryType(entry) !== 'blob') throw noManifest();
-          manifestBlob = entry.hash;
-        }
-        queue.push({ hash: entry.hash, type: entryType(entry) });
-      }
-    }
-    if (missing > 0) throw incomplete(missing);
-    if (manifestBlob === null) throw noManifest();
-
-    const manifestObject = await this.store.readEither(manifestBlob, upload.staged);
-    const manifest = parseManifest(manifestObject!.content);
-    if (canonicalManifest(manifest) !== release.manifestText) {
-      throw new TetherError(
-        'invalid_request',
-        `the release tag's manifest differs from the tree's ${MANIFEST_FILE}`,
-      );
-    }
-    return { release, manifest, hashes, bytes };
   }
 
   async #checkSignature(person: { userId: string; username: string }, release: ReleaseTag) {
@@ -274,6 +201,7 @@ export class Publisher {
     const { release, manifest } = graph;
     // Objects first: until the version row exists nothing can reach them, so they stay unseen.
     await this.store.promote(upload.staged, graph.hashes);
+    await this.store.writeReleasePack(upload.tag, graph.objects);
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.db
@@ -434,18 +362,6 @@ async function insertChunked<
       .values(unique.slice(i, i + INSERT_CHUNK_ROWS) as never)
       .execute();
   }
-}
-
-function incomplete(missing: number): TetherError {
-  return new TetherError(
-    'conflict',
-    `the upload is incomplete: ${missing} object${missing === 1 ? '' : 's'} of the release have not arrived`,
-    { details: { missing } },
-  );
-}
-
-function noManifest(): TetherError {
-  return new TetherError('invalid_request', `the package has no ${MANIFEST_FILE} at its root`);
 }
 
 function raceLost(name: string, cause: unknown): TetherError {

@@ -3,27 +3,24 @@
  * real endpoint serving the built site, with real agents. Screenshots of each step go to a
  * folder the test prints.
  */
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { startHarness, type Harness } from '../../endpoint/src/testing/harness.ts';
 import {
   buildSite,
   launchChromium,
   PASSWORD,
   screenshotsFolder,
+  SiteBrowser,
   skipBrowserTests,
-  STEP_TIMEOUT_MS,
   WEB_DIR,
 } from './browser.ts';
 
 describe.skipIf(skipBrowserTests)('support site in chromium', () => {
   let harness: Harness;
   let browser: Browser;
-  let shots: string;
+  let site: SiteBrowser;
   let webId: string;
-  const cspViolations: string[] = [];
-  const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
     buildSite();
@@ -37,12 +34,12 @@ describe.skipIf(skipBrowserTests)('support site in chromium', () => {
     webId = (await harness.agent('Acme Hosting', 'web-1')).agentId;
     await harness.agent('Other Co', 'db-other');
 
-    shots = screenshotsFolder('tether-site-e2e');
     browser = await launchChromium();
-  });
+    site = new SiteBrowser(browser, harness.url, screenshotsFolder('tether-site-e2e'));
+  }, 60_000);
 
   afterAll(async () => {
-    await Promise.all(contexts.map((c) => c.close()));
+    await site?.close();
     await browser?.close();
     await harness?.close();
   });
@@ -62,25 +59,10 @@ describe.skipIf(skipBrowserTests)('support site in chromium', () => {
     expect(created.status).toBe(200);
   }
 
-  async function newPage(): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    contexts.push(context);
-    await context.addInitScript(() =>
-      document.addEventListener('securitypolicyviolation', (e) =>
-        console.log(
-          `CSP refused ${e.violatedDirective}: ${e.sample} at ${e.sourceFile}:${e.lineNumber}`,
-        ),
-      ),
-    );
-    const page = await context.newPage();
-    page.setDefaultTimeout(STEP_TIMEOUT_MS);
-    page.on('console', (message) => {
-      if (/content security policy|^CSP refused/i.test(message.text()))
-        cspViolations.push(message.text());
-    });
-    return page;
-  }
+  const newPage = () => site.page({ width: 1280, height: 800 });
+  const shot = (page: Page, name: string) => site.shot(page, name);
 
+  /** Up to the filled-in sign-in form: the tests press the button themselves. */
   async function signIn(page: Page, username: string) {
     await page.goto(`${harness.url}/`);
     await page.getByRole('heading', { name: 'Sign in to Tether' }).waitFor();
@@ -88,9 +70,6 @@ describe.skipIf(skipBrowserTests)('support site in chromium', () => {
     await page.getByLabel('Username').fill(username);
     await page.getByLabel(/^Password/).fill(PASSWORD);
   }
-
-  const shot = (page: Page, name: string) =>
-    page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
 
   it('site - a customer signs in, adds a server, and watches a command on it live', async () => {
     const page = await newPage();
@@ -207,7 +186,7 @@ describe.skipIf(skipBrowserTests)('support site in chromium', () => {
     await shot(customerPage, '12-customer-request-taken');
   });
 
-  it('site - customer and engineer chat live on a ticket, the engineer closes it with a summary', async () => {
+  it('site - the customer denies a terminal asked for from the server page; a command shows in the summary', async () => {
     const customerPage = await newPage();
     await signIn(customerPage, 'ann');
     await customerPage.getByRole('button', { name: 'Sign in' }).click();
@@ -226,82 +205,55 @@ describe.skipIf(skipBrowserTests)('support site in chromium', () => {
     await customerPage.getByRole('link', { name: 'Disk full on web-1' }).click();
     await customerPage.getByRole('heading', { name: 'Disk full on web-1', level: 1 }).waitFor();
     await customerPage.getByTestId('ticket-question').getByText('/var is at 100%.').waitFor();
-    await expect
-      .poll(() => customerPage.getByTestId('ticket-status').textContent())
-      .toBe('Waiting');
     expect(await customerPage.getByRole('button', { name: 'Take' }).count()).toBe(0);
     expect(await customerPage.getByRole('button', { name: 'Close' }).count()).toBe(0);
-    await expect.poll(() => customerPage.getByTestId('chat-state').textContent()).toBe('Live');
     const ticketPath = new URL(customerPage.url()).pathname;
 
     const engineer = await newPage();
     await signIn(engineer, 'erin');
     await engineer.getByRole('button', { name: 'Sign in' }).click();
     await engineer.getByRole('heading', { name: 'Servers' }).waitFor();
-    await engineer.goto(`${harness.url}/tickets`);
-    await engineer.getByRole('link', { name: 'Disk full on web-1' }).click();
-    await engineer.getByRole('heading', { name: 'Disk full on web-1', level: 1 }).waitFor();
-    expect(new URL(engineer.url()).pathname).toBe(ticketPath);
+    await engineer.goto(`${harness.url}${ticketPath}`);
     await engineer.getByRole('button', { name: 'Take' }).click();
     await expect
       .poll(() => engineer.getByTestId('ticket-status').textContent())
       .toBe('Being worked');
-    await expect
-      .poll(() => customerPage.getByTestId('ticket-status').textContent())
-      .toBe('Being worked');
-    await expect.poll(() => engineer.getByTestId('chat-state').textContent()).toBe('Live');
 
-    // Both ways, live, and markup arrives as text.
-    await customerPage
-      .getByRole('textbox', { name: 'Message', exact: true })
-      .fill('<b>hi</b> can you look?');
-    await customerPage.getByRole('button', { name: 'Send', exact: true }).click();
-    const engineerChat = engineer.getByTestId('chat-messages');
-    await engineerChat.getByText('<b>hi</b> can you look?').waitFor();
-    expect(await engineerChat.locator('b').count()).toBe(0);
-    await engineerChat.getByText('Ann Acme').waitFor();
-    await engineer
-      .getByRole('textbox', { name: 'Message', exact: true })
-      .fill('On it, cleaning /var/log.');
-    await engineer.getByRole('button', { name: 'Send', exact: true }).click();
-    const customerChat = customerPage.getByTestId('chat-messages');
-    await customerChat.getByText('On it, cleaning /var/log.').waitFor();
-    await customerChat.getByText('Erin Engineer').waitFor();
-    expect(await customerChat.locator('b').count()).toBe(0);
-    await shot(customerPage, '14-ticket-chat-customer');
-    await shot(engineer, '15-ticket-chat-engineer');
-
-    // The engineer asks for a terminal: the customer is asked wherever they are, and denies.
+    // From the server's page, with no request: the customer is asked wherever they are.
     await customerPage.goto(`${harness.url}/servers`);
-    const ticketId = ticketPath.split('/').pop()!;
-    const asked = await engineer.request.post(
-      `${harness.url}/api/v1/agents/${webId}/terminal-requests`,
-      { data: { ticket: ticketId } },
-    );
-    expect(asked.status()).toBe(200);
-    const approvalId = ((await asked.json()) as { approval: { id: string } }).approval.id;
+    await engineer.goto(`${harness.url}/servers/${webId}`);
+    await engineer.getByRole('button', { name: 'Open terminal' }).click();
+    await engineer.getByText('Waiting for the customer to approve…').waitFor();
     const prompt = customerPage.getByTestId('approval-prompt');
     await prompt.getByText('erin asks for a terminal').waitFor();
     await prompt.getByRole('link', { name: 'web-1' }).waitFor();
-    await prompt.getByRole('link', { name: 'this support request' }).waitFor();
+    expect(await prompt.getByRole('link', { name: 'this support request' }).count()).toBe(0);
     await prompt.getByText(/\d+ s left$/).waitFor();
     await shot(customerPage, '15b-consent-prompt');
     await prompt.getByRole('button', { name: 'Deny' }).click();
     await expect.poll(() => prompt.count()).toBe(0);
-    const decided = await engineer.request.get(`${harness.url}/api/v1/approvals/${approvalId}`);
-    expect(((await decided.json()) as { approval: { status: string } }).approval.status).toBe(
-      'denied',
-    );
-    await customerPage.goto(`${harness.url}${ticketPath}`);
-    await customerPage.getByRole('heading', { name: 'Disk full on web-1', level: 1 }).waitFor();
+    await engineer
+      .getByTestId('approval-refused')
+      .getByText('The customer denied the request.')
+      .waitFor();
+    await shot(engineer, '15c-engineer-denied');
 
-    // A command the engineer runs while the ticket is theirs goes into the summary.
+    // A command the engineer runs while the request is theirs goes into its summary.
     const ran = await engineer.request.post(`${harness.url}/api/v1/agents/${webId}/exec`, {
       data: { argv: ['sh', '-c', 'exit 2'] },
     });
     expect(ran.status()).toBe(200);
+    await customerPage.goto(`${harness.url}${ticketPath}`);
+    await engineer.goto(`${harness.url}${ticketPath}`);
 
+    // Closing asks first; Cancel leaves the request as it was.
     await engineer.getByRole('button', { name: 'Close' }).click();
+    const confirm = engineer.getByRole('dialog', { name: 'Close this support request?' });
+    await confirm.getByRole('button', { name: 'Cancel' }).click();
+    await expect.poll(() => confirm.count()).toBe(0);
+    expect(await engineer.getByTestId('ticket-status').textContent()).toBe('Being worked');
+    await engineer.getByRole('button', { name: 'Close' }).click();
+    await confirm.getByRole('button', { name: 'Close request' }).click();
     await expect.poll(() => engineer.getByTestId('ticket-status').textContent()).toBe('Closed');
     await expect.poll(() => customerPage.getByTestId('ticket-status').textContent()).toBe('Closed');
     const summary = customerPage.getByTestId('summary');
@@ -310,7 +262,57 @@ describe.skipIf(skipBrowserTests)('support site in chromium', () => {
     await shot(customerPage, '16-ticket-closed-summary');
   });
 
+  it('site - the chat shows the newest messages and pages back through older ones', async () => {
+    const ann = (await harness.api('GET', '/api/v1/users')).body.users.find(
+      (u: { username: string }) => u.username === 'ann',
+    );
+    const { token } = await harness.endpoint.services.people.createApiToken(ann.id, 'e2e-chat');
+    // 60 on a fresh server: a page is 50, so ten wait behind "Load older messages".
+    const pagedId = (await harness.agent('Acme Hosting', 'chatty')).agentId;
+    for (let i = 1; i <= 60; i++) {
+      const posted = await harness.api(
+        'POST',
+        `/api/v1/agents/${pagedId}/chat`,
+        { body: `message ${String(i).padStart(2, '0')}` },
+        token,
+      );
+      expect(posted.status).toBe(200);
+    }
+    const page = await newPage();
+    await signIn(page, 'ann');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Servers' }).waitFor();
+    await page.goto(`${harness.url}/tickets`);
+    await page.getByRole('button', { name: 'Open a support request' }).first().click();
+    await page.getByRole('textbox', { name: 'Server' }).click();
+    await page.getByRole('option', { name: 'chatty' }).click();
+    await page.getByLabel(/^Subject/).fill('Chatty server');
+    await page.getByLabel(/^What do you need help with/).fill('Lots to say.');
+    await page.getByRole('button', { name: 'Send request' }).click();
+    await page.getByRole('link', { name: 'Chatty server' }).click();
+
+    const chat = page.getByTestId('chat-messages');
+    const lines = chat.getByTestId('chat-message');
+    await chat.getByText('message 60').waitFor();
+    await expect.poll(() => lines.count()).toBe(50);
+    expect(await chat.getByText('message 10', { exact: true }).count()).toBe(0);
+    await chat.getByText('message 11', { exact: true }).waitFor();
+    await shot(page, '17-chat-newest-page');
+    await page.getByRole('button', { name: 'Load older messages' }).click();
+    await expect.poll(() => lines.count()).toBe(60);
+    await chat.getByText('message 01', { exact: true }).waitFor();
+    expect(await page.getByRole('button', { name: 'Load older messages' }).count()).toBe(0);
+    // Oldest first, each once.
+    const texts = (await lines.allInnerTexts()).map((t) => /message (\d+)/.exec(t)![1]);
+    expect(texts).toEqual(Array.from({ length: 60 }, (_, i) => String(i + 1).padStart(2, '0')));
+    // A new message still arrives live below them.
+    await page.getByRole('textbox', { name: 'Message', exact: true }).fill('message 61');
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+    await expect.poll(() => lines.count()).toBe(61);
+    await shot(page, '18-chat-older-loaded');
+  });
+
   it('site - the pages ran under the CSP with nothing refused', () => {
-    expect(cspViolations).toEqual([]);
+    expect(site.cspViolations).toEqual([]);
   });
 });

@@ -4,6 +4,8 @@ import { RequireSignIn } from './auth/session.tsx';
 import { SignInPage } from './auth/sign-in-page.tsx';
 import { AppLayout } from './layout/app-layout.tsx';
 import { NotFoundPage } from './layout/not-found-page.tsx';
+import { PackagePage } from './scripts/package-page.tsx';
+import { ScriptsPage } from './scripts/scripts-page.tsx';
 import { ServerPage } from './servers/server-page.tsx';
 import { ServersPage } from './servers/servers-page.tsx';
 import { TicketsPage } from './tickets/tickets-page.tsx';
@@ -31,6 +33,8 @@ export function App() {
         <Route path="/tickets/:id" element={<TicketPage />} />
         <Route path="/terminals/:id" element={<TerminalPage />} />
         <Route path="/terminals/:id/playback" element={<PlaybackPage />} />
+        <Route path="/scripts" element={<ScriptsPage />} />
+        <Route path="/scripts/*" element={<PackagePage />} />
         {/*
           Next, on the endpoint's ticket, chat, consent and terminal APIs (issue 3):
           /tickets/:id (question, chat, activity),

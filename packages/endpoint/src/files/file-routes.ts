@@ -29,7 +29,12 @@ const HashParams = z.strictObject({
   hash: z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 in hex'),
 });
 const PathQuery = z.strictObject({
-  path: z.string().min(1).max(4095).optional(),
+  // Characters, generously: pathFrom counts the bytes and says so when there are too many.
+  path: z
+    .string()
+    .min(1)
+    .max(4 * 4095)
+    .optional(),
   pathB64: z.string().min(1).max(8192).optional(),
 });
 const UploadQuery = PathQuery.extend({ overwrite: z.enum(['0', '1']).default('0') });
@@ -225,15 +230,28 @@ export function fileRoutes(api: Api, app: FastifyInstance, s: Services): void {
     tag: 'files',
     params: IdParams,
     query: UploadQuery,
-    handler: async ({ params, query, principal, request }) => {
-      const path = pathFrom(query.path, query.pathB64);
-      if (!request.headers['content-type']?.startsWith(OCTET_STREAM))
-        throw new TetherError('invalid_request', `send the file as ${OCTET_STREAM}`);
-      const length = Number(request.headers['content-length']);
-      return transfers.upload(principal, params.id, path, request.body as AsyncIterable<Buffer>, {
-        overwrite: query.overwrite === '1',
-        length: Number.isSafeInteger(length) && length >= 0 ? length : null,
-      });
+    handler: async ({ params, query, principal, request, reply }) => {
+      try {
+        const path = pathFrom(query.path, query.pathB64);
+        if (!request.headers['content-type']?.startsWith(OCTET_STREAM))
+          throw new TetherError('invalid_request', `send the file as ${OCTET_STREAM}`);
+        const length = Number(request.headers['content-length']);
+        return await transfers.upload(
+          principal,
+          params.id,
+          path,
+          request.body as AsyncIterable<Buffer>,
+          {
+            overwrite: query.overwrite === '1',
+            length: Number.isSafeInteger(length) && length >= 0 ? length : null,
+          },
+        );
+      } catch (error) {
+        // Refused before the body was read to its end: answer, then close the connection,
+        // so the client stops sending (a 5 GB upload is not read to the end to be refused).
+        if (!request.raw.complete) reply.header('connection', 'close');
+        throw error;
+      }
     },
   });
 

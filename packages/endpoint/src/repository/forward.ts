@@ -13,7 +13,6 @@ import {
 } from '@tether/repository';
 import { TetherError } from '@tether/protocol';
 import type { Api } from '../http/api.ts';
-import { errorBody } from '../http/errors.ts';
 
 /** Headers of the repository's answer that mean something to the caller. */
 const PASSED_HEADERS = [
@@ -132,5 +131,3 @@ function relay(from: WebSocket, to: WebSocket, data: Buffer, binary: boolean): v
   });
   if (to.bufferedAmount > HIGH_WATER_BYTES) from.pause();
 }
-
-export { errorBody };

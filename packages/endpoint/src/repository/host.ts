@@ -13,6 +13,8 @@ import {
   Repository,
   repositoryRoutes,
   registerSync,
+  SYNC_PATH,
+  SYNC_PROTOCOL,
   type Caller,
   type RepositoryDatabase,
   type RepositoryAuditEvent,
@@ -83,6 +85,13 @@ export function repositoryEndpointRoutes(api: Api, app: FastifyInstance, s: Serv
   if (host.local) {
     repositoryRoutes(api, host.local, authenticate);
     registerSync(app, host.local, authenticate, s.log.child({ module: 'repository-sync' }));
+    api.describe({
+      method: 'GET',
+      url: SYNC_PATH,
+      summary: `WebSocket, subprotocol ${SYNC_PROTOCOL}: fetch by roots in one stream, resolve, resumable upload`,
+      tag: 'repository',
+      public: true,
+    });
   } else {
     forwardRepository(app, api, host.remoteUrl!, authenticate, host.sign, s.log);
   }

@@ -59,7 +59,9 @@ export function terminalRoutes(api: Api, s: Services): void {
       if (query.agent) q = q.where('agent_id', '=', query.agent);
       if (query.ticket) q = q.where('ticket_id', '=', query.ticket);
       if (query.status) q = q.where('status', '=', query.status);
-      return { sessions: (await q.execute()).map(view) };
+      const rows = await q.execute();
+      const names = await usernames(s, rows);
+      return { sessions: rows.map((row) => view(row, names)) };
     },
   });
 
@@ -69,9 +71,10 @@ export function terminalRoutes(api: Api, s: Services): void {
     summary: 'One terminal session',
     tag: 'terminals',
     params: IdParams,
-    handler: async ({ params, principal }) => ({
-      session: view(await visible(s, principal, params.id, 'terminal.read')),
-    }),
+    handler: async ({ params, principal }) => {
+      const row = await visible(s, principal, params.id, 'terminal.read');
+      return { session: view(row, await usernames(s, [row])) };
+    },
   });
 
   api.route({
@@ -228,7 +231,19 @@ async function visible(s: Services, p: Principal, id: string, action: string) {
   return row;
 }
 
-function view(row: TerminalSessionsTable) {
+/** Who ended each session, by username, as the live `ended` message names them. */
+async function usernames(s: Services, rows: TerminalSessionsTable[]): Promise<Map<string, string>> {
+  const ids = [...new Set(rows.flatMap((r) => (r.ended_by ? [r.ended_by] : [])))];
+  if (ids.length === 0) return new Map();
+  const users = await s.db
+    .selectFrom('users')
+    .select(['id', 'username'])
+    .where('id', 'in', ids)
+    .execute();
+  return new Map(users.map((u) => [u.id, u.username]));
+}
+
+function view(row: TerminalSessionsTable, names: Map<string, string>) {
   return {
     id: row.id,
     agentId: row.agent_id,
@@ -240,6 +255,7 @@ function view(row: TerminalSessionsTable) {
     startedAt: row.started_at,
     endedAt: row.ended_at,
     endedBy: row.ended_by,
+    endedByName: row.ended_by ? (names.get(row.ended_by) ?? null) : null,
     endReason: row.end_reason,
     cols: row.cols,
     rows: row.rows,

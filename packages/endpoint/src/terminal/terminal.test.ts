@@ -125,6 +125,7 @@ describe('terminal', () => {
     const record = (await h.api('GET', `/api/v1/terminals/${session}`)).body.session;
     expect(record).toMatchObject({
       endedBy: customer.id,
+      endedByName: customer.username,
       endReason: `ended by ${customer.username}`,
     });
 

@@ -32,6 +32,8 @@ export interface SyntheticOptions {
   keyframeIntervalMs?: number;
   /** How often a burst's next piece lands in the same millisecond as the one before. */
   sameMillisecond?: number;
+  /** Extra markers, each written at the first quiet moment at or after its second. */
+  markers?: [seconds: number, label: string][];
 }
 
 export interface SyntheticRecording {
@@ -100,7 +102,9 @@ export async function writeSyntheticRecording(o: SyntheticOptions): Promise<Synt
 
   event('m', 'approved by ann');
   let joined = false;
+  const extra = [...(o.markers ?? [])].sort((a, b) => a[0] - b[0]);
   while (now < durationMs - 2000) {
+    while (extra.length > 0 && extra[0][0] * 1000 <= now) event('m', extra.shift()![1]);
     const clock = formatClock(now);
     await output(`\r\n\x1b[32msupport@web-1\x1b[0m:\x1b[34m~\x1b[0m [${clock}]$ `);
     const kind = pick(random, ['logs', 'listing', 'progress', 'monitor', 'dump', 'logs']);

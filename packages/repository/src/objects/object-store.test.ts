@@ -161,3 +161,26 @@ describe('object store', () => {
     expect((await store.objects.read(hash))?.content.toString()).toBe('staged');
   });
 });
+
+describe('pack folder', () => {
+  it('pack - a folder packs to the tree git makes of it, empty folders left out', async () => {
+    const { mkdir, writeFile, chmod } = await import('node:fs/promises');
+    const { packFolder } = await import('../pack.ts');
+    const folder = join(dir, 'pkg');
+    await mkdir(join(folder, 'a/b/c'), { recursive: true });
+    await mkdir(join(folder, 'empty/deeper'), { recursive: true });
+    await writeFile(
+      join(folder, 'script.json'),
+      JSON.stringify({ name: 'x', version: '1.0.0', owners: ['o'], visibility: 'public' }),
+    );
+    await writeFile(join(folder, 'a/b/c/deep.txt'), 'deep');
+    await writeFile(join(folder, 'a/top.sh'), 'echo');
+    await chmod(join(folder, 'a/top.sh'), 0o755);
+    const pack = await packFolder(folder);
+    execFileSync('git', ['init', '--quiet', folder]);
+    execFileSync('git', ['add', '-A'], { cwd: folder });
+    const fromGit = execFileSync('git', ['write-tree'], { cwd: folder }).toString().trim();
+    expect(pack.tree).toBe(fromGit);
+    expect(pack.files).toBe(3);
+  });
+});

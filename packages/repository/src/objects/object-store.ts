@@ -23,18 +23,35 @@ import {
   type GitObject,
   type ObjectType,
 } from './git-object.ts';
+import { FILE_CONCURRENCY, mapLimit } from '../concurrency.ts';
+import { buildPack, type PackedEntry } from './pack-writer.ts';
 
 /**
  * The largest object, inflated, that the repository takes. Scripts are text; 8 MiB leaves room
  * for a bundled library or a data file while keeping one object's inflation cheap to bound.
  */
 export const MAX_OBJECT_BYTES = 8 * 1024 * 1024;
+/**
+ * The repository keeps this much of recently read objects in memory: many agents fetch the
+ * same few releases, and a read from memory spares a file open per object.
+ */
+const HOT_OBJECT_BYTES = 64 * 1024 * 1024;
 /** Speed over size: objects are small, and level 1 deflates several times faster than 6. */
 const DEFLATE_LEVEL = 1;
 
 /** One folder of loose objects: the repository's own, or one upload's staging area. */
 export class LooseObjects {
-  constructor(readonly dir: string) {}
+  /** Fan-out folders known to exist, so each write skips its mkdir. */
+  readonly #dirs = new Set<string>();
+  /** Recently read objects' zlib bytes, most recent last; objects never change under a hash. */
+  readonly #hot = new Map<string, Buffer>();
+  #hotBytes = 0;
+
+  /** `hotBytes` keeps that much of what was read in memory (the repository's own objects). */
+  constructor(
+    readonly dir: string,
+    private readonly hotLimit = 0,
+  ) {}
 
   pathOf(hash: string): string {
     assertHash(hash);
@@ -54,11 +71,38 @@ export class LooseObjects {
 
   /** The stored zlib bytes, as git keeps them; null when absent. */
   async readDeflated(hash: string): Promise<Buffer | null> {
+    const hot = this.#hot.get(hash);
+    if (hot) {
+      this.#hot.delete(hash);
+      this.#hot.set(hash, hot);
+      return hot;
+    }
+    let deflated: Buffer;
     try {
-      return await readFile(this.pathOf(hash));
+      deflated = await readFile(this.pathOf(hash));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw error;
+    }
+    this.#remember(hash, deflated);
+    return deflated;
+  }
+
+  /** Drops a hash from memory (its file was removed on purpose). */
+  evict(hash: string): void {
+    const held = this.#hot.get(hash);
+    if (held) this.#hotBytes -= held.length;
+    this.#hot.delete(hash);
+  }
+
+  #remember(hash: string, deflated: Buffer): void {
+    if (this.hotLimit === 0 || deflated.length > this.hotLimit / 16) return;
+    this.#hot.set(hash, deflated);
+    this.#hotBytes += deflated.length;
+    for (const [oldest, bytes] of this.#hot) {
+      if (this.#hotBytes <= this.hotLimit) break;
+      this.#hot.delete(oldest);
+      this.#hotBytes -= bytes.length;
     }
   }
 
@@ -83,13 +127,13 @@ export class LooseObjects {
    */
   async putDeflated(hash: string, deflated: Buffer): Promise<GitObject> {
     const object = decodeLoose(hash, deflated);
-    if (!(await this.has(hash))) await this.#write(hash, deflated);
+    await this.#write(hash, deflated);
     return object;
   }
 
   /** Stores zlib bytes the caller has already decoded and checked with `decodeLoose`. */
   async putVerified(hash: string, deflated: Buffer): Promise<void> {
-    if (!(await this.has(hash))) await this.#write(hash, deflated);
+    await this.#write(hash, deflated);
   }
 
   async *hashes(): AsyncGenerator<string> {
@@ -101,10 +145,17 @@ export class LooseObjects {
     }
   }
 
-  /** Write then rename: a reader never sees half an object, a crash leaves only a temp file. */
+  /**
+   * Write then rename: a reader never sees half an object, a crash leaves only a temp file.
+   * Renaming over an object already there replaces it with the same bytes.
+   */
   async #write(hash: string, deflated: Buffer): Promise<void> {
     const path = this.pathOf(hash);
-    await mkdir(join(this.dir, hash.slice(0, 2)), { recursive: true });
+    const fanout = hash.slice(0, 2);
+    if (!this.#dirs.has(fanout)) {
+      await mkdir(join(this.dir, fanout), { recursive: true });
+      this.#dirs.add(fanout);
+    }
     const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
     await writeFile(temp, deflated, { mode: 0o444 });
     await rename(temp, path);
@@ -118,7 +169,7 @@ export class ObjectStore {
 
   /** `root` is `<data>/repository`; objects live in `root/objects` as in a bare git repo. */
   constructor(readonly root: string) {
-    this.objects = new LooseObjects(join(root, 'objects'));
+    this.objects = new LooseObjects(join(root, 'objects'), HOT_OBJECT_BYTES);
     this.#stagingRoot = join(root, 'staging');
   }
 
@@ -134,34 +185,64 @@ export class ObjectStore {
     );
   }
 
+  /**
+   * Keeps a release's objects also as one pack, named by its tag, outside git's objects folder.
+   * A fetch of the whole release streams it as it is: one file read, no per-object work.
+   */
+  async writeReleasePack(tag: string, objects: readonly PackedEntry[]): Promise<void> {
+    const path = this.releasePackPath(tag);
+    if (await exists(path)) return;
+    const { pack } = buildPack(objects);
+    await mkdir(join(this.root, 'releases'), { recursive: true });
+    const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+    await writeFile(temp, pack, { mode: 0o444 });
+    await rename(temp, path);
+  }
+
+  releasePackPath(tag: string): string {
+    return join(this.root, 'releases', `${assertHash(tag)}.pack`);
+  }
+
+  /** The release pack's bytes, or null for a release published before packs were kept. */
+  async readReleasePack(tag: string): Promise<Buffer | null> {
+    try {
+      return await readFile(this.releasePackPath(tag));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
   staging(uploadId: string): LooseObjects {
     if (!/^[0-9a-f]{16,64}$/.test(uploadId))
       throw new TetherError('invalid_request', 'bad upload id');
     return new LooseObjects(join(this.#stagingRoot, uploadId));
   }
 
-  /** Reads from the repository first, then from a staging area. */
+  /** Reads from a staging area first (a new release's objects are mostly there), then ours. */
   async readEither(hash: string, staged?: LooseObjects): Promise<GitObject | null> {
-    return (await this.objects.read(hash)) ?? (staged ? await staged.read(hash) : null);
+    return (staged ? await staged.read(hash) : null) ?? (await this.objects.read(hash));
   }
 
   /**
    * Moves staged objects into the repository. A hard link then unlink keeps an object that
    * another upload already promoted; either way each file appears whole.
    */
-  async promote(staged: LooseObjects, hashes: Iterable<string>): Promise<void> {
-    for (const hash of hashes) {
-      const from = staged.pathOf(hash);
-      if (await this.objects.has(hash)) continue;
-      await mkdir(join(this.objects.dir, hash.slice(0, 2)), { recursive: true });
+  async promote(staged: LooseObjects, hashes: readonly string[]): Promise<void> {
+    const fanouts = [...new Set(hashes.map((h) => h.slice(0, 2)))];
+    await mapLimit(fanouts, FILE_CONCURRENCY, (f) =>
+      mkdir(join(this.objects.dir, f), { recursive: true }),
+    );
+    await mapLimit(hashes, FILE_CONCURRENCY, async (hash) => {
       try {
-        await link(from, this.objects.pathOf(hash));
+        await link(staged.pathOf(hash), this.objects.pathOf(hash));
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
-        // EEXIST: someone promoted the same object a moment ago; ENOENT: it was already here.
+        // EEXIST: already in the repository (another release has it, or a retry promoted it);
+        // ENOENT: not staged because the repository already held it.
         if (code !== 'EEXIST' && code !== 'ENOENT') throw error;
       }
-    }
+    });
   }
 
   async discard(staged: LooseObjects): Promise<void> {
@@ -170,6 +251,7 @@ export class ObjectStore {
 
   /** Removes a file that may be absent; used by tests that damage objects on purpose. */
   async forget(hash: string): Promise<void> {
+    this.objects.evict(hash);
     await unlink(this.objects.pathOf(hash)).catch(() => undefined);
   }
 }
@@ -221,6 +303,16 @@ async function readdirOrEmpty(dir: string): Promise<string[]> {
   } catch {
     // A folder not made yet holds nothing.
     return [];
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path, fsConstants.F_OK);
+    return true;
+  } catch {
+    // Absent is the answer; a real fault shows on the write that follows.
+    return false;
   }
 }
 

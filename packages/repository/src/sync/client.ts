@@ -1,24 +1,31 @@
 /** The sync protocol's client: for the CLI, the endpoint's proxy, mirrors and (later) agents. */
 import WebSocket from 'ws';
 import { TetherError, type WireError } from '@tether/protocol';
-import { entryType, parseTag, parseTree, type ObjectType } from '../objects/git-object.ts';
 import {
-  decodeLoose,
-  deflateObject,
-  MAX_OBJECT_BYTES,
-  type LooseObjects,
-} from '../objects/object-store.ts';
+  entryType,
+  parseTag,
+  parseTree,
+  type GitObject,
+  type ObjectType,
+} from '../objects/git-object.ts';
+import { decodeLoose, deflateObject, MAX_OBJECT_BYTES } from '../objects/object-store.ts';
 import type { SignedPack } from '../pack.ts';
+import { WritePool } from '../concurrency.ts';
+import { readPack } from '../objects/pack-reader.ts';
+import type { IndexEntry } from '../objects/pack-writer.ts';
+import { MAX_RELEASE_BYTES } from '../release-graph.ts';
 import type { Published } from '../publish.ts';
 import type { Resolved } from '../catalog.ts';
 import {
   ChunkAssembler,
   FRAME_OBJECT,
+  FRAME_PACK,
   FRAME_UPLOAD,
   haveFrames,
   objectFrames,
   OFFER_BATCH,
   parseObjectFrame,
+  parsePackFrame,
   SYNC_PATH,
   SYNC_PROTOCOL,
   type ServerMessage,
@@ -34,9 +41,21 @@ export interface FetchResult {
   bytes: number;
 }
 
+/** Where a fetch puts what it receives: loose objects, or a PackSink. */
+export interface ObjectSink {
+  /** Called once per object, after its bytes were checked against its hash. */
+  putVerified(hash: string, deflated: Buffer, object: GitObject): Promise<void>;
+  /** Objects named in `have` are read from here, to know what they reach. */
+  read(hash: string): Promise<GitObject | null>;
+  /** Takes a whole checked pack at once, if the sink can keep it as it is. */
+  putPack?(pack: Buffer, entries: readonly IndexEntry[]): Promise<void>;
+  /** Called when every object has arrived. */
+  finish?(): Promise<void>;
+}
+
 export interface FetchOptions {
   /** Where received objects go, verified; `have` objects are read from here to walk them. */
-  into: LooseObjects;
+  into: ObjectSink;
   /** Objects the client already holds in `into`; any number. Defaults to none. */
   have?: Iterable<string>;
   onObject?: (received: number) => void;
@@ -129,6 +148,7 @@ export class SyncClient {
     const assembler = new ChunkAssembler(MAX_OBJECT_BYTES + 1024 * 1024);
     let received = 0;
     const got = new Set<string>();
+    const writes = new WritePool();
     let chain: Promise<void> = Promise.resolve();
     let failure: Error | null = null;
 
@@ -152,40 +172,65 @@ export class SyncClient {
     };
     for (const root of roots) if (have.has(root)) await expandLocal(root);
 
+    /** One object, checked against its hash and against what the graph so far says may come. */
+    const accept = async (hash: string, object: GitObject): Promise<void> => {
+      if (!expected.has(hash)) {
+        throw new TetherError('invalid_request', 'the repository sent an object nobody asked for');
+      }
+      const type = expected.get(hash);
+      if (type && type !== object.type) {
+        throw new TetherError('invalid_request', `object ${hash} is not a ${type}`);
+      }
+      received += 1;
+      got.add(hash);
+      options.onObject?.(received);
+      if (object.type !== 'blob') await expand(hash, object.type, object.content);
+    };
+    const packChunks: Buffer[] = [];
+    let packBytes = 0;
+
     const id = this.#open((frame) => {
+      if (frame[0] === FRAME_PACK) {
+        const part = parsePackFrame(frame);
+        packBytes += part.chunk.length;
+        if (packBytes > MAX_RELEASE_BYTES)
+          failure ??= new TetherError('payload_too_large', 'pack too large');
+        else packChunks.push(part.chunk);
+        return;
+      }
       const chunk = parseObjectFrame(frame);
       const deflated = assembler.add(chunk);
       if (!deflated) return;
       chain = chain.then(async () => {
         if (failure) return;
         try {
-          if (!expected.has(chunk.hash)) {
-            throw new TetherError(
-              'invalid_request',
-              `the repository sent an object nobody asked for`,
-            );
-          }
           const object = decodeLoose(chunk.hash, deflated);
-          const type = expected.get(chunk.hash);
-          if (type && type !== object.type) {
-            throw new TetherError('invalid_request', `object ${chunk.hash} is not a ${type}`);
-          }
-          await options.into.putVerified(chunk.hash, deflated);
-          received += 1;
-          got.add(chunk.hash);
-          options.onObject?.(received);
-          if (object.type !== 'blob') await expand(chunk.hash, object.type, object.content);
+          await accept(chunk.hash, object);
+          await writes.add(() => options.into.putVerified(chunk.hash, deflated, object));
         } catch (error) {
           failure = error as Error;
         }
       });
     });
+    const takePack = async (): Promise<void> => {
+      const pack = Buffer.concat(packChunks);
+      const entries = readPack(pack);
+      for (const entry of entries) await accept(entry.hash, entry);
+      if (options.into.putPack) return options.into.putPack(pack, entries);
+      for (const entry of entries) {
+        const deflated = deflateObject(entry.type, entry.content);
+        await writes.add(() => options.into.putVerified(entry.hash, deflated, entry));
+      }
+    };
     try {
       for (const frame of haveFrames(id, [...have])) await this.#sendBinary(frame);
       this.#sendJson({ type: 'fetch', id, roots: [...roots] });
       const done = (await this.#next(id, 'fetch.done')) as { objects: number; bytes: number };
       await chain;
       if (failure) throw failure;
+      if (packChunks.length > 0) await takePack();
+      await writes.drain();
+      await options.into.finish?.();
       const absent = [...expected.keys()].filter((h) => !have.has(h) && !got.has(h));
       if (absent.length > 0) {
         throw new TetherError('internal', `the fetch ended without ${absent.length} objects`);
@@ -261,7 +306,8 @@ export class SyncClient {
 
   #onFrame(data: Buffer, isBinary: boolean): void {
     if (isBinary) {
-      if (data.length < 5 || data[0] !== FRAME_OBJECT) return this.#ws.close(4400, 'bad frame');
+      const known = data[0] === FRAME_OBJECT || data[0] === FRAME_PACK;
+      if (data.length < 5 || !known) return this.#ws.close(4400, 'bad frame');
       this.#requests.get(data.readUInt32BE(1))?.onChunk?.(data);
       return;
     }

@@ -5,7 +5,11 @@
  *   [1 object][u32 id][20-byte hash][u8 last][zlib chunk]  server → client, answers a fetch
  *   [2 upload][u32 id][20-byte hash][u8 last][zlib chunk]  client → server, inside an upload
  *   [3 have]  [u32 id][20-byte hash]…                       client → server, before its fetch
+ *   [4 pack]  [u32 id][u8 last][pack chunk]                 server → client, answers a fetch
  *
+ * A fetch of a whole release (its tag as the one root, nothing in `have`) is answered with the
+ * release's pack (git's pack format, whole objects) instead of object frames; the client checks
+ * every entry the same way.
  * An object's zlib bytes (as stored on disk) may span frames; `last` is 1 on its final chunk.
  * A fetch is one request, "everything under these roots except what I have", answered as one
  * stream and a `fetch.done`: no round trip per tree level, and any number of `have` frames.
@@ -19,6 +23,7 @@ export const SYNC_PROTOCOL = 'tether-repo.v1';
 export const FRAME_OBJECT = 1;
 export const FRAME_UPLOAD = 2;
 export const FRAME_HAVE = 3;
+export const FRAME_PACK = 4;
 const HEADER_BYTES = 1 + 4;
 const HASH_BYTES = 20;
 /** Endpoint sockets take 1 MiB messages; 256 KiB chunks stay well inside with headers. */
@@ -89,6 +94,29 @@ export function objectFrames(
     frames.push(frame);
   }
   return frames;
+}
+
+export function packFrames(requestId: number, pack: Buffer): Buffer[] {
+  const frames: Buffer[] = [];
+  for (let at = 0; at < pack.length; at += CHUNK_BYTES) {
+    const chunk = pack.subarray(at, at + CHUNK_BYTES);
+    const frame = Buffer.allocUnsafe(HEADER_BYTES + 1 + chunk.length);
+    frame[0] = FRAME_PACK;
+    frame.writeUInt32BE(requestId, 1);
+    frame[HEADER_BYTES] = at + CHUNK_BYTES >= pack.length ? 1 : 0;
+    chunk.copy(frame, HEADER_BYTES + 1);
+    frames.push(frame);
+  }
+  return frames;
+}
+
+export function parsePackFrame(frame: Buffer): { id: number; last: boolean; chunk: Buffer } {
+  if (frame.length < HEADER_BYTES + 1 || frame[HEADER_BYTES] > 1) throw broken('bad pack frame');
+  return {
+    id: frame.readUInt32BE(1),
+    last: frame[HEADER_BYTES] === 1,
+    chunk: frame.subarray(HEADER_BYTES + 1),
+  };
 }
 
 export function haveFrames(requestId: number, hashes: readonly string[]): Buffer[] {

@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import type WebSocket from 'ws';
 import { TetherError } from '@tether/protocol';
 import type { Authenticate } from '../http/routes.ts';
-import { MAX_OBJECT_BYTES } from '../objects/object-store.ts';
+import { decodeLoose, MAX_OBJECT_BYTES } from '../objects/object-store.ts';
+import { WritePool } from '../concurrency.ts';
 import type { Upload } from '../publish.ts';
 import type { Repository } from '../repository.ts';
 import { ANONYMOUS, type Caller } from '../visibility.ts';
@@ -18,6 +19,7 @@ import {
   FRAME_OBJECT,
   FRAME_UPLOAD,
   objectFrames,
+  packFrames,
   parseHaveFrame,
   parseObjectFrame,
   SYNC_PATH,
@@ -61,6 +63,8 @@ export function registerSync(
 class SyncSession {
   readonly #haves = new Map<number, Set<string>>();
   readonly #uploads = new Map<number, Upload>();
+  /** Each upload's staging writes run while the next frames are read. */
+  readonly #writes = new Map<number, WritePool>();
   readonly #assembler = new ChunkAssembler(MAX_DEFLATED_BYTES);
   #queue: Promise<void> = Promise.resolve();
   #unsent = 0;
@@ -129,18 +133,22 @@ class SyncSession {
       case 'upload.begin': {
         const upload = await this.repo.publisher.begin(this.caller, message.tag, message.release);
         this.#uploads.set(message.id, upload);
+        this.#writes.set(message.id, new WritePool());
         this.#send({ type: 'upload.ready', id: message.id, upload: upload.id });
         return;
       }
       case 'upload.offer': {
         const upload = this.#upload(message.id);
+        await this.#writes.get(message.id)?.drain();
         const hashes = await this.repo.publisher.missing(this.caller, upload, message.hashes);
         this.#send({ type: 'upload.missing', id: message.id, hashes });
         return;
       }
       case 'upload.commit': {
+        await this.#writes.get(message.id)?.drain();
         const published = await this.repo.publisher.commit(this.caller, this.#upload(message.id));
         this.#uploads.delete(message.id);
+        this.#writes.delete(message.id);
         this.#send({ type: 'published', id: message.id, published });
         return;
       }
@@ -160,7 +168,12 @@ class SyncSession {
     const chunk = parseObjectFrame(frame);
     const upload = this.#upload(chunk.id);
     const deflated = this.#assembler.add(chunk);
-    if (deflated) await this.repo.publisher.receive(upload, chunk.hash, deflated);
+    if (!deflated) return;
+    // Checked here, so a bad object is answered at once; only the file write runs behind.
+    decodeLoose(chunk.hash, deflated);
+    await this.#writes
+      .get(chunk.id)!
+      .add(() => this.repo.publisher.stageVerified(upload, chunk.hash, deflated));
   }
 
   #upload(id: number): Upload {
@@ -172,6 +185,15 @@ class SyncSession {
   /** Every root must be visible; everything under a visible root is reachable from it. */
   async #fetch(id: number, roots: string[], have: Set<string>) {
     for (const root of roots) await this.repo.catalog.object(this.caller, root);
+    const pack =
+      roots.length === 1 && have.size === 0
+        ? await this.repo.store.readReleasePack(roots[0])
+        : null;
+    if (pack) {
+      for (const frame of packFrames(id, pack)) await this.#sendBinary(frame);
+      this.log.debug({ id, root: roots[0], bytes: pack.length }, 'release pack served');
+      return { objects: pack.readUInt32BE(8), bytes: pack.length };
+    }
     let objects = 0;
     let bytes = 0;
     await walkObjects(this.repo.store, roots, async (hash, deflated) => {

@@ -1,6 +1,6 @@
 /** The sync protocol over a real endpoint's socket, and a client facing a lying server. */
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +19,16 @@ import {
   type Publisher,
 } from '../testing/endpoint.ts';
 import { SyncClient } from './client.ts';
-import { FRAME_OBJECT, FRAME_UPLOAD, objectFrames, SYNC_PATH, SYNC_PROTOCOL } from './protocol.ts';
+import { PackSink } from './pack-sink.ts';
+import {
+  FRAME_OBJECT,
+  FRAME_UPLOAD,
+  objectFrames,
+  packFrames,
+  SYNC_PATH,
+  SYNC_PROTOCOL,
+} from './protocol.ts';
+import { buildPack } from '../objects/pack-writer.ts';
 
 const FILES = 200;
 
@@ -71,6 +80,23 @@ describe('sync protocol', () => {
     expect(result.objects).toBe(1 + 1 + 1 + 10 + FILES);
     const listing = execFileSync('git', ['--git-dir', store.root, 'ls-tree', '-r', big.tree]);
     expect(listing.toString().split('\n').filter(Boolean)).toHaveLength(FILES + 1);
+    await rm(store.root, { recursive: true, force: true });
+  });
+
+  it('sync - a fetch into a pack lands as one git pack that git verifies and reads', async () => {
+    const store = await freshStore();
+    const sink = new PackSink(store);
+    const client = await sync(h, alice.token);
+    const result = await client.fetch([big.tag], { into: sink });
+    await client.close();
+    const packs = await readdir(join(store.root, 'objects', 'pack'));
+    expect(packs.sort()).toEqual([`pack-${sink.packHash}.idx`, `pack-${sink.packHash}.pack`]);
+    const idx = join(store.root, 'objects', 'pack', `pack-${sink.packHash}.idx`);
+    const verified = execFileSync('git', ['verify-pack', '-v', idx]).toString();
+    expect(verified).toContain(`non delta: ${result.objects} objects`);
+    const listing = execFileSync('git', ['--git-dir', store.root, 'ls-tree', '-r', big.tree]);
+    expect(listing.toString().split('\n').filter(Boolean)).toHaveLength(FILES + 1);
+    execFileSync('git', ['--git-dir', store.root, 'fsck', '--no-dangling']);
     await rm(store.root, { recursive: true, force: true });
   });
 
@@ -142,6 +168,19 @@ describe('sync protocol', () => {
     );
     expect(hidden.status).toBe(404);
 
+    // The server may still be writing what arrived before the drop; a retry sent later finds it.
+    const repo = h.endpoint.services.repository.local!;
+    const caller = {
+      role: 'engineer' as const,
+      userId: alice.id,
+      username: alice.username,
+      accountId: null,
+    };
+    const upload = await repo.publisher.begin(caller, pack.tag, 'acme/cut@1.0.0');
+    await until(
+      async () =>
+        (await repo.publisher.missing(caller, upload, [...pack.objects.keys()])).length < 53,
+    );
     const second = await sync(h, alice.token);
     let resent = 0;
     const published = await second.publish(pack, (_sent, of) => (resent = of));
@@ -184,6 +223,27 @@ describe('sync protocol', () => {
     }
   });
 
+  it.each([
+    [
+      'a pack whose checksum is wrong',
+      (pack: Buffer) =>
+        Buffer.concat([pack.subarray(0, -1), Buffer.from([pack[pack.length - 1] ^ 1])]),
+      /pack checksum mismatch/,
+    ],
+    ['a pack of objects nobody asked for', (pack: Buffer) => pack, /nobody asked for/],
+  ])('sync - a client refuses %s', async (_what, damage, message) => {
+    const { pack } = buildPack([{ hash: 'x', type: 'blob', content: Buffer.from('evil') }]);
+    const server = await fakeServer((ws, request) => {
+      for (const f of packFrames(request.id, damage(pack))) ws.send(f);
+      ws.send(JSON.stringify({ type: 'fetch.done', id: request.id, objects: 1, bytes: 1 }));
+    });
+    const store = await freshStore();
+    const client = await SyncClient.connect(server.url);
+    await expect(client.fetch(['c'.repeat(40)], { into: store.objects })).rejects.toThrow(message);
+    await client.close();
+    await server.close();
+  });
+
   it('sync - a client refuses an object that does not match its hash', async () => {
     const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
     server.on('connection', (ws) => {
@@ -208,6 +268,21 @@ describe('sync protocol', () => {
   });
 });
 
+async function fakeServer(answer: (ws: WebSocket, request: any) => void) {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  server.on('connection', (ws) => {
+    ws.on('message', (data, binary) => {
+      if (!binary) answer(ws, JSON.parse(data.toString()));
+    });
+  });
+  await new Promise((resolve) => server.once('listening', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
 async function rawSocket(token: string): Promise<WebSocket> {
   const ws = new WebSocket(`${h.url.replace('http', 'ws')}${SYNC_PATH}`, SYNC_PROTOCOL, {
     headers: { authorization: `Bearer ${token}` },
@@ -224,9 +299,9 @@ function collect(ws: WebSocket): any[] {
   return seen;
 }
 
-async function until(check: () => boolean): Promise<void> {
+async function until(check: () => boolean | Promise<boolean>): Promise<void> {
   const deadline = Date.now() + 5000;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 20));
   }

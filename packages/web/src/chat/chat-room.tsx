@@ -1,6 +1,9 @@
-/** A server's chat room: its history, new messages live, and a box to write in. */
-import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
-import { useQuery } from '@tanstack/react-query';
+/**
+ * A server's chat room: its newest messages, older ones a page at a time, new ones live, and a
+ * box to write in.
+ */
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useMutation, useQuery } from '@tanstack/react-query';
 import {
   Badge,
   Button,
@@ -14,7 +17,7 @@ import {
 } from '@mantine/core';
 import { api } from '../api/client.ts';
 import type { ChatMessage } from '../api/types.ts';
-import { ErrorState, Loading } from '../common/states.tsx';
+import { ErrorState, errorAdvice, Loading } from '../common/states.tsx';
 import { TimeAgo } from '../common/time-ago.tsx';
 import { visibleText } from '../common/visible-text.ts';
 import { ROLE_LABELS } from '../layout/roles.ts';
@@ -22,12 +25,26 @@ import { ChatSocket, chatUrl, mergeMessages, type ChatState } from './chat-socke
 
 const BODY_MAX = 4000;
 
-export function ChatRoom({ agentId, ticketId }: { agentId: string; ticketId?: string }) {
+interface RoomProps {
+  agentId: string;
+  ticketId?: string;
+}
+
+/** A room per server: another server's room starts afresh. */
+export function ChatRoom(props: RoomProps) {
+  return <Room key={props.agentId} {...props} />;
+}
+
+function Room({ agentId, ticketId }: RoomProps) {
   const history = useQuery({
     queryKey: ['chat', agentId],
     queryFn: () => api.chatHistory(agentId),
   });
-  const [live, setLive] = useState<ChatMessage[]>([]);
+  // Every message seen: each load of the newest page, older pages, live ones. A reload of the
+  // newest page after a reconnect adds to this and never drops the older pages.
+  const [messages, setMessages] = useState<ChatMessage[]>([]);
+  // Where the next older page starts; undefined until the first page says.
+  const [olderCursor, setOlderCursor] = useState<string | null | undefined>(undefined);
   const [state, setState] = useState<ChatState>('connecting');
   const [draft, setDraft] = useState('');
   const [sending, setSending] = useState<string | null>(null);
@@ -39,7 +56,7 @@ export function ChatRoom({ agentId, ticketId }: { agentId: string; ticketId?: st
   useEffect(() => {
     const room = new ChatSocket({
       url: chatUrl(window.location, agentId),
-      onMessage: (message) => setLive((current) => mergeMessages(current, [message])),
+      onMessage: (message) => setMessages((current) => mergeMessages(current, [message])),
       onReady: () => void refetch.current(),
       onState: setState,
       onSendResult: (_ref, failure) => {
@@ -56,15 +73,27 @@ export function ChatRoom({ agentId, ticketId }: { agentId: string; ticketId?: st
     return () => room.stop();
   }, [agentId]);
 
-  const messages = useMemo(
-    () => mergeMessages(history.data?.messages ?? [], live),
-    [history.data, live],
-  );
+  useEffect(() => {
+    const page = history.data;
+    if (!page) return;
+    setMessages((current) => mergeMessages(current, page.messages));
+    setOlderCursor((cursor) => (cursor === undefined ? page.nextCursor : cursor));
+  }, [history.data]);
 
+  const older = useMutation({
+    mutationFn: (cursor: string) => api.chatHistory(agentId, cursor),
+    onSuccess: (page) => {
+      setMessages((current) => mergeMessages(current, page.messages));
+      setOlderCursor(page.nextCursor);
+    },
+  });
+
+  // Down to the newest message when one arrives; loading older ones leaves the view alone.
   const viewport = useRef<HTMLDivElement>(null);
+  const newest = messages.at(-1)?.id;
   useEffect(() => {
     viewport.current?.scrollTo({ top: viewport.current.scrollHeight });
-  }, [messages.length]);
+  }, [newest]);
 
   function submit(event: FormEvent) {
     event.preventDefault();
@@ -100,8 +129,25 @@ export function ChatRoom({ agentId, ticketId }: { agentId: string; ticketId?: st
         />
       )}
       <ScrollArea.Autosize mah={360} viewportRef={viewport}>
+        {olderCursor && (
+          <Group justify="center" mb="xs">
+            <Button
+              size="compact-xs"
+              variant="subtle"
+              loading={older.isPending}
+              onClick={() => older.mutate(olderCursor)}
+            >
+              Load older messages
+            </Button>
+          </Group>
+        )}
+        {older.isError && (
+          <Text size="xs" c="red" role="alert" ta="center" mb="xs">
+            Older messages did not load: {errorAdvice(older.error)}
+          </Text>
+        )}
         <Stack gap="xs" data-testid="chat-messages" role="log" aria-label="Chat messages">
-          {history.data && messages.length === 0 && (
+          {history.data?.messages.length === 0 && messages.length === 0 && (
             <Text size="sm" c="dimmed">
               No messages yet. Write the first one below.
             </Text>

@@ -13,7 +13,7 @@ import {
   VisuallyHidden,
 } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
-import { IconLifebuoy, IconLogout, IconServer2 } from '@tabler/icons-react';
+import { IconLifebuoy, IconLogout, IconScript, IconServer2 } from '@tabler/icons-react';
 import { useSignOut, useUser } from '../auth/session.tsx';
 import { ApprovalPrompts } from '../consent/approval-prompts.tsx';
 import { LiveBanner, LiveProvider } from '../live/live-provider.tsx';
@@ -26,6 +26,7 @@ import { ROLE_LABELS } from './roles.ts';
 const SECTIONS = [
   { to: '/servers', label: 'Servers', icon: IconServer2 },
   { to: '/tickets', label: 'Support requests', icon: IconLifebuoy },
+  { to: '/scripts', label: 'Scripts', icon: IconScript },
 ] as const;
 
 export function AppLayout() {

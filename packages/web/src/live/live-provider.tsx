@@ -21,8 +21,8 @@ type Listener = (event: AuditEvent) => void;
 
 type TopicListener = (topic: string, event: unknown) => void;
 
-/** Topics the endpoint offers (packages/endpoint: audit, tickets, approvals, files); one unknown fails them all. */
-const LIVE_TOPICS = ['audit', 'tickets', 'approvals', 'files'];
+/** Topics the endpoint offers (audit, tickets, approvals, terminals, files); one unknown fails them all. */
+const LIVE_TOPICS = ['audit', 'tickets', 'approvals', 'terminals', 'files'];
 
 interface Live {
   status: LiveStatus;
@@ -55,6 +55,9 @@ export function LiveProvider({ children }: { children: ReactNode }) {
         // The queue and the lists re-read the API: the event says something changed, the
         // API says what the caller may see of it now.
         if (topic === 'tickets') void client.invalidateQueries({ queryKey: ['tickets'] });
+        // Session lists (a server's, a ticket's): one started or ended. An open session's page
+        // learns its end on its own socket.
+        if (topic === 'terminals') void client.invalidateQueries({ queryKey: ['terminals'] });
         if (topic === 'files') {
           // A file session started, ended or got write access.
           void client.invalidateQueries({ queryKey: ['file-sessions'] });

@@ -12,7 +12,7 @@ import {
   Text,
   Title,
 } from '@mantine/core';
-import { Link, useParams } from 'react-router';
+import { Link, useParams, useSearchParams } from 'react-router';
 import type { Agent } from '../api/types.ts';
 import { ErrorState, Loading } from '../common/states.tsx';
 import { TimeAgo } from '../common/time-ago.tsx';
@@ -26,6 +26,8 @@ import { FilesButton } from '../files/files-button.tsx';
 export function ServerPage() {
   const agentId = useParams().agentId!;
   const agent = useQuery(agentQuery(agentId));
+  // A link from a support request carries it, so the terminal is asked for that request.
+  const ticket = useSearchParams()[0].get('ticket') ?? undefined;
 
   return (
     <Stack>
@@ -59,11 +61,11 @@ export function ServerPage() {
             </Group>
             <Group gap="sm" align="flex-start">
               <FilesButton agent={agent.data} />
-              <OpenTerminalButton agent={agent.data} />
+              <OpenTerminalButton agent={agent.data} ticket={ticket} />
             </Group>
           </Group>
           <ServerFacts agent={agent.data} />
-          <TerminalSessions agent={agent.data} />
+          <TerminalSessions filter={{ agent: agent.data.id }} />
           <ActivityFeed agent={agent.data} />
         </>
       )}

@@ -116,6 +116,8 @@ function CastPlayer({
       speed,
       startAt: position.current,
       preload: true,
+      // Shows the moment it opens at (a `?t=` link, or where a speed change left off) at once.
+      poster: position.current > 0 ? `npt:${position.current}` : undefined,
       fit: 'width',
       controls: true,
       terminalFontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace',

@@ -12,11 +12,21 @@ describe('playback source', () => {
   it('playback - markers come from the player metadata, and malformed entries are left out', () => {
     const metadata = {
       duration: 9,
-      markers: [[0.1, 'approved by ann'], [1.25, 7], ['2', 'bad time'], 'junk', [Number.NaN, 'x']],
+      markers: [
+        [0.1, 'approved by ann'],
+        [1.25, 7],
+        ['2', 'bad time'],
+        'junk',
+        [Number.NaN, 'x'],
+        [3, 'ended by ann: ended by ann'],
+        [4, 'ended by ann: the engineer disconnected'],
+      ],
     };
     expect(markersOf(metadata)).toEqual([
       { time: 0.1, label: 'approved by ann' },
       { time: 1.25, label: '' },
+      { time: 3, label: 'ended by ann' },
+      { time: 4, label: 'ended by ann: the engineer disconnected' },
     ]);
     expect(markersOf(null)).toEqual([]);
     expect(markersOf({ markers: 'no' })).toEqual([]);

@@ -22,6 +22,12 @@ export function markersOf(metadata: unknown): CastMarker[] {
     if (!Array.isArray(marker)) return [];
     const [time, label] = marker as unknown[];
     if (typeof time !== 'number' || !Number.isFinite(time)) return [];
-    return [{ time, label: typeof label === 'string' ? label : '' }];
+    return [{ time, label: typeof label === 'string' ? shortLabel(label) : '' }];
   });
+}
+
+/** The end marker says who and why, and the why often repeats the who: "ended by ann: ended by ann". */
+function shortLabel(label: string): string {
+  const twice = /^(.+): \1$/.exec(label);
+  return twice ? twice[1] : label;
 }

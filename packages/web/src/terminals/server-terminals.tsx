@@ -1,20 +1,21 @@
-/** The server page's terminal parts: "Open terminal" for staff, and the server's sessions. */
+/** "Open terminal" for staff (on a server's page and a ticket's), and a list of sessions. */
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { Anchor, Badge, Button, Group, Paper, Stack, Table, Text, Title } from '@mantine/core';
 import { IconTerminal2 } from '@tabler/icons-react';
-import { Link, useNavigate, useSearchParams } from 'react-router';
+import { Link, useNavigate } from 'react-router';
 import type { Agent } from '../api/types.ts';
 import { STAFF_ROLES, useUser } from '../auth/session.tsx';
 import { ErrorState, Loading } from '../common/states.tsx';
 import { TimeAgo } from '../common/time-ago.tsx';
-import { terminalApi } from './terminal-api.ts';
+import { terminalApi, type SessionFilter } from './terminal-api.ts';
 
-/** Asks the customer for a terminal, then goes to the page that waits for the answer. */
-export function OpenTerminalButton({ agent }: { agent: Agent }) {
+/**
+ * Asks the customer for a terminal, then goes to the page that waits for the answer. With a
+ * ticket, the approval is bound to it and the session shows in the ticket's summary.
+ */
+export function OpenTerminalButton({ agent, ticket }: { agent: Agent; ticket?: string }) {
   const user = useUser();
   const navigate = useNavigate();
-  const [search] = useSearchParams();
-  const ticket = search.get('ticket') ?? undefined;
   const request = useMutation({
     // The terminal page fits the screen and sends its real size when it connects.
     mutationFn: () => terminalApi.request(agent.id, { ticket, cols: 80, rows: 24 }),
@@ -44,12 +45,15 @@ export function OpenTerminalButton({ agent }: { agent: Agent }) {
   );
 }
 
-export function TerminalSessions({ agent }: { agent: Agent }) {
+/** Sessions, newest first; the live `terminals` topic refreshes the list as they start and end. */
+export function TerminalSessions({ filter }: { filter: SessionFilter }) {
   const sessions = useQuery({
-    queryKey: ['terminals', agent.id],
-    queryFn: () => terminalApi.sessions(agent.id),
-    refetchInterval: 10_000,
+    queryKey: ['terminals', filter],
+    queryFn: () => terminalApi.sessions(filter),
+    // The safety net under the live topic.
+    refetchInterval: 30_000,
   });
+  const empty = 'agent' in filter ? 'on this server' : 'for this request';
   return (
     <Paper withBorder p="md">
       <Title order={2} size="h4" mb="sm">
@@ -59,7 +63,7 @@ export function TerminalSessions({ agent }: { agent: Agent }) {
       {sessions.isError && <ErrorState title="Cannot list sessions" error={sessions.error} />}
       {sessions.data?.length === 0 && (
         <Text size="sm" c="dimmed">
-          No terminal sessions on this server yet.
+          No terminal sessions {empty} yet.
         </Text>
       )}
       {sessions.data && sessions.data.length > 0 && (

@@ -16,12 +16,17 @@ export interface TerminalSession {
   startedAt: string;
   endedAt: string | null;
   endedBy: string | null;
+  /** The username of who ended it, as the live `ended` message gives it. */
+  endedByName: string | null;
   endReason: string | null;
   cols: number;
   rows: number;
   bytesOut: number;
   bytesIn: number;
 }
+
+/** One server's sessions, or one support request's. */
+export type SessionFilter = { agent: string } | { ticket: string };
 
 async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
   let response: Response;
@@ -54,10 +59,11 @@ export const terminalApi = {
     ),
   approval: (id: string) =>
     call<{ approval: Approval }>('GET', `/approvals/${enc(id)}`).then((r) => r.approval),
-  sessions: (agent: string) =>
-    call<{ sessions: TerminalSession[] }>('GET', `/terminals?agent=${enc(agent)}`).then(
-      (r) => r.sessions,
-    ),
+  sessions: (filter: SessionFilter) =>
+    call<{ sessions: TerminalSession[] }>(
+      'GET',
+      `/terminals?${new URLSearchParams(filter).toString()}`,
+    ).then((r) => r.sessions),
   session: (id: string) =>
     call<{ session: TerminalSession }>('GET', `/terminals/${enc(id)}`).then((r) => r.session),
   end: (id: string) => call<{ ok: true }>('POST', `/terminals/${enc(id)}/end`, {}),

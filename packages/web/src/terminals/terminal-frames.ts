@@ -63,7 +63,7 @@ export interface TerminalConnectionOptions {
   createSocket?: (url: string) => WebSocket;
 }
 
-/** One terminal socket: dispatches frames, and sends keystrokes only when it may drive. */
+/** One terminal socket: dispatches frames, sends keystrokes, and resizes only when it drives. */
 export class TerminalConnection {
   readonly #options: TerminalConnectionOptions;
   readonly #reader = new FrameReader();
@@ -101,9 +101,13 @@ export class TerminalConnection {
     this.#options.onControl(message);
   }
 
-  /** Keystrokes as UTF-8 in a binary frame; dropped when read-only or not open. */
+  /**
+   * Keystrokes as UTF-8 in a binary frame, while the socket is open and the session on. A
+   * read-only view sends them too: the endpoint alone decides who drives, drops a watcher's
+   * keys before the shell and records that they tried.
+   */
   input(text: string): boolean {
-    if (this.#readOnly || this.#ended || this.#socket.readyState !== 1) return false;
+    if (this.#ended || this.#socket.readyState !== 1) return false;
     this.#socket.send(this.#encoder.encode(text));
     return true;
   }

@@ -5,7 +5,7 @@
  * read-only.
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { useMutation, useQuery } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import {
   Alert,
   Anchor,
@@ -22,10 +22,12 @@ import {
 import { IconEye, IconPlayerPlay, IconPlugConnectedX } from '@tabler/icons-react';
 import { Link, useNavigate, useParams, useSearchParams } from 'react-router';
 import { useUser } from '../auth/session.tsx';
+import { ConfirmButton } from '../common/confirm-button.tsx';
 import { ErrorState } from '../common/states.tsx';
 import { visibleText } from '../common/visible-text.ts';
+import { useTopicEvents } from '../live/live-provider.tsx';
 import { agentQuery } from '../servers/queries.ts';
-import { terminalApi } from './terminal-api.ts';
+import { terminalApi, type Approval } from './terminal-api.ts';
 import {
   TerminalConnection,
   engineerSocketPath,
@@ -36,6 +38,11 @@ import {
 import { TerminalScreen, type ScreenHandle } from './terminal-screen.tsx';
 
 type Ended = Extract<TerminalServerMessage, { type: 'ended' }>;
+/**
+ * The customer's answer arrives on the live `approvals` topic; this slow poll is only the
+ * safety net for a live socket that is down.
+ */
+const APPROVAL_POLL_MS = 15_000;
 
 export function TerminalPage() {
   const id = useParams().id!;
@@ -54,11 +61,22 @@ export function TerminalPage() {
   );
   const watching = own === null;
 
+  const client = useQueryClient();
+  const approvalKey = ['approval', own?.approval];
   const approval = useQuery({
-    queryKey: ['approval', own?.approval],
+    queryKey: approvalKey,
     queryFn: () => terminalApi.approval(own!.approval),
     enabled: own !== null && own.approval !== '',
-    refetchInterval: (q) => (q.state.data?.status === 'pending' ? 1000 : false),
+    refetchInterval: (q) => (q.state.data?.status === 'pending' ? APPROVAL_POLL_MS : false),
+  });
+  // The page waits for the customer's decision only. Later changes (this page's own socket
+  // using the approval) must not move it: 'used' would close the socket it is opening.
+  useTopicEvents('approvals', (event) => {
+    const changed = (event as { approval?: Approval } | null)?.approval;
+    if (!own || changed?.id !== own.approval) return;
+    client.setQueryData<Approval>(approvalKey, (current) =>
+      current === undefined || current.status === 'pending' ? changed : current,
+    );
   });
   const session = useQuery({
     queryKey: ['terminal', id],
@@ -73,6 +91,7 @@ export function TerminalPage() {
   const [state, setState] = useState<'connecting' | 'live' | 'closed'>('connecting');
   const [ended, setEnded] = useState<Ended | null>(null);
   const [problem, setProblem] = useState<{ code: string; message: string } | null>(null);
+  const [keysDropped, setKeysDropped] = useState(false);
   const connection = useRef<TerminalConnection | null>(null);
 
   const approved = approval.data?.status === 'approved';
@@ -87,7 +106,6 @@ export function TerminalPage() {
   useEffect(() => {
     if (!screen || !socketPath) return;
     const { terminal, fit } = screen;
-    terminal.options.disableStdin = watching;
     let conn: TerminalConnection | null = null;
     // Deferred a tick, so a mount that is at once undone (StrictMode) never opens a socket.
     const timer = setTimeout(() => {
@@ -115,7 +133,10 @@ export function TerminalPage() {
           if ((message.type === 'snapshot' || message.type === 'resize') && watching)
             terminal.resize(message.cols, message.rows);
           if (message.type === 'ended') setEnded(message);
-          if (message.type === 'error') setProblem(message.error);
+          // A watcher's keys go to the endpoint, which drops them: that is no failure here.
+          if (message.type === 'error' && watching && message.error.code === 'forbidden')
+            setKeysDropped(true);
+          else if (message.type === 'error') setProblem(message.error);
         },
         onClose: () => setState('closed'),
       });
@@ -174,9 +195,17 @@ export function TerminalPage() {
           )}
         </Group>
         {mayEnd && (
-          <Button color="red" variant="light" loading={end.isPending} onClick={() => end.mutate()}>
+          <ConfirmButton
+            color="red"
+            variant="light"
+            loading={end.isPending}
+            title="End this terminal session?"
+            message={`The shell on ${serverName} is hung up for everyone in the session. The recording is kept.`}
+            confirmLabel="End session"
+            onConfirm={() => end.mutate()}
+          >
             End session
-          </Button>
+          </ConfirmButton>
         )}
       </Group>
 
@@ -188,7 +217,13 @@ export function TerminalPage() {
           title="Read-only: you are watching"
           data-testid="read-only"
         >
-          Keys you press here are not sent to the server.
+          Only the engineer types here. Keys you press never reach the server&apos;s shell: the
+          endpoint drops them and notes in the activity that you tried.
+          {keysDropped && (
+            <Text size="sm" fw={600} mt={4} data-testid="keys-dropped">
+              Your keys were dropped.
+            </Text>
+          )}
         </Alert>
       )}
 
@@ -270,10 +305,10 @@ function EndedState({
   sessionId,
 }: {
   ended: Ended | null;
-  fallback: { endedBy: string | null; endReason: string | null; status: string } | null;
+  fallback: { endedByName: string | null; endReason: string | null; status: string } | null;
   sessionId: string;
 }) {
-  const by = ended?.by ?? fallback?.endedBy ?? null;
+  const by = ended?.by ?? fallback?.endedByName ?? null;
   const reason = ended?.reason ?? fallback?.endReason ?? null;
   const status = ended?.status ?? fallback?.status;
   return (

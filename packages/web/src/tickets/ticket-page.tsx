@@ -22,11 +22,13 @@ import type { TicketDetail, TicketSummary } from '../api/types.ts';
 import { ActivityFeed } from '../audit/activity-feed.tsx';
 import { STAFF_ROLES, useUser } from '../auth/session.tsx';
 import { ChatRoom } from '../chat/chat-room.tsx';
+import { ConfirmButton } from '../common/confirm-button.tsx';
 import { ErrorState, errorAdvice, Loading } from '../common/states.tsx';
 import { TimeAgo } from '../common/time-ago.tsx';
 import { visibleText } from '../common/visible-text.ts';
 import { formatDurationMs } from '../consent/time-left.ts';
 import { agentQuery } from '../servers/queries.ts';
+import { OpenTerminalButton, TerminalSessions } from '../terminals/server-terminals.tsx';
 import { STATUS_LABELS } from './status-labels.ts';
 import { FilesButton } from '../files/files-button.tsx';
 
@@ -84,6 +86,8 @@ function TicketView({ ticket }: { ticket: TicketDetail }) {
   });
 
   const mayTake = STAFF_ROLES.has(user.role) && ticket.status === 'open';
+  const mayOpenTerminal =
+    ticket.status === 'taken' && ticket.assignee?.id === user.id && agent.data !== undefined;
   const mayClose =
     ticket.status !== 'closed' && (ticket.assignee?.id === user.id || user.role === 'admin');
   const status = STATUS_LABELS[ticket.status];
@@ -137,10 +141,21 @@ function TicketView({ ticket }: { ticket: TicketDetail }) {
             </Button>
           )}
           {agent.data && <FilesButton agent={agent.data} ticket={ticket.id} />}
+          {mayOpenTerminal && agent.data && (
+            <OpenTerminalButton agent={agent.data} ticket={ticket.id} />
+          )}
           {mayClose && (
-            <Button color="gray" onClick={() => close.mutate()} loading={close.isPending}>
+            <ConfirmButton
+              color="gray"
+              loading={close.isPending}
+              title="Close this support request?"
+              message="The request closes for the customer and for you, and its summary of terminal sessions and commands is written. It cannot be taken again."
+              confirmLabel="Close request"
+              confirmColor="blue"
+              onConfirm={() => close.mutate()}
+            >
               Close
-            </Button>
+            </ConfirmButton>
           )}
         </Group>
       </Group>
@@ -166,6 +181,7 @@ function TicketView({ ticket }: { ticket: TicketDetail }) {
       </Paper>
       {ticket.summary && <SummaryView summary={ticket.summary} />}
       {ticket.agent.name !== null && <ChatRoom agentId={ticket.agent.id} ticketId={ticket.id} />}
+      <TerminalSessions filter={{ ticket: ticket.id }} />
       {agent.data && <ActivityFeed agent={agent.data} />}
     </>
   );
@@ -193,7 +209,7 @@ function SummaryView({ summary }: { summary: TicketSummary }) {
       </Text>
       {summary.sessions.length > 0 && (
         <Table.ScrollContainer minWidth={560}>
-          <Table aria-label="Terminal sessions" mb="md">
+          <Table aria-label="Summary of terminal sessions" mb="md">
             <Table.Thead>
               <Table.Tr>
                 <Table.Th>Session</Table.Th>
