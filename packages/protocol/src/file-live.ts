@@ -5,11 +5,9 @@
  * update (cursors and selections).
  */
 import { z } from 'zod';
+import { FILE_LIVE_LISTING_MAX } from './file-live-frames.ts';
 
-export const FILE_LIVE_SYNC = 0;
-export const FILE_LIVE_AWARENESS = 1;
-/** The Y.Text of a shared document that holds the file's content. */
-export const FILE_LIVE_TEXT = 'content';
+export * from './file-live-frames.ts';
 
 /** Paths in control messages: absolute, no NUL, no longer than Linux's PATH_MAX. */
 const LivePath = z
@@ -20,10 +18,8 @@ const LivePath = z
 
 /**
  * A folder as the editor's page listed it, for the observers' view of it (they may not list
- * through the session themselves). Bounded so one message stays a small part of a socket's
- * 1 MiB: the editor sends at most this many entries and says when it cut the list.
+ * through the session themselves), at most FILE_LIVE_LISTING_MAX entries.
  */
-export const FILE_LIVE_LISTING_MAX = 2000;
 const ShortText = z.string().max(1024);
 const ListedEntry = z.strictObject({
   name: ShortText.min(1),

@@ -6,7 +6,16 @@
  * diff); the file on disk holds the change; the history shows the save with its diff.
  * Screenshots of each step go to a folder the test prints.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +39,7 @@ describe.skipIf(skipBrowserTests)('files in chromium', () => {
   let shots: string;
   let webId: string;
   let folder: string;
+  let account: string;
   const cspViolations: string[] = [];
   const pageErrors: string[] = [];
   const contexts: BrowserContext[] = [];
@@ -39,10 +49,10 @@ describe.skipIf(skipBrowserTests)('files in chromium', () => {
     // The agent runs on this machine: the folder it serves is a temporary one of our own.
     folder = mkdtempSync(join(tmpdir(), 'tether-files-e2e-'));
     writeFileSync(join(folder, 'app.yml'), CONFIG);
-    writeFileSync(join(folder, '<b>not bold</b>.txt'), 'a name that looks like markup\n');
+    writeFileSync(join(folder, '<b>not bold<img src=x>.txt'), 'a name that looks like markup\n');
 
     harness = await startHarness({ webDir: WEB_DIR });
-    const account = await harness.account('Acme Hosting');
+    account = await harness.account('Acme Hosting');
     // Only the temporary folder is reachable through files: the rest of this machine is not ours.
     const policy = await harness.api('PUT', `/api/v1/accounts/${account}/consent`, {
       pathAllow: [folder],
@@ -130,16 +140,19 @@ describe.skipIf(skipBrowserTests)('files in chromium', () => {
     await expect.poll(() => engineer.getByTestId('live-state').textContent()).toBe('Live');
 
     // The session starts in the folder the account allows; names are text, never markup.
-    await engineer.getByRole('button', { name: 'app.yml' }).waitFor();
+    await engineer.getByRole('button', { name: 'app.yml', exact: true }).waitFor();
     await engineer.getByRole('button', { name: 'Go to…' }).click();
     await engineer.getByLabel('Go to folder').fill(folder);
     await engineer.getByRole('button', { name: 'Go', exact: true }).click();
-    await engineer.getByRole('button', { name: 'app.yml' }).waitFor();
-    await engineer.getByText('<b>not bold</b>.txt').waitFor();
+    await engineer.getByRole('button', { name: 'app.yml', exact: true }).waitFor();
+    await engineer.getByText('<b>not bold<img src=x>.txt').waitFor();
     expect(await engineer.locator('b', { hasText: 'not bold' }).count()).toBe(0);
+    expect(await engineer.locator('img[src="x"]').count()).toBe(0);
 
     // The customer watches: the folder, read-only.
     await customer.goto(`${harness.url}/servers/${webId}/files`);
+    // Self-service is off for this account: the customer is told how to turn it on.
+    await customer.getByTestId('self-service-off').waitFor();
     await customer.getByRole('link', { name: 'Watch live' }).click();
     await customer.waitForURL(new RegExp(`/files/${session}`));
     await customer.getByText('Read-only: you are watching erin').waitFor();
@@ -148,7 +161,7 @@ describe.skipIf(skipBrowserTests)('files in chromium', () => {
     await shot(customer, 'f02-customer-follows-folder');
 
     // The engineer opens the config file; both see its content.
-    await engineer.getByRole('button', { name: 'app.yml' }).click();
+    await engineer.getByRole('button', { name: 'app.yml', exact: true }).click();
     await expect.poll(() => editorText(engineer).innerText()).toContain('workers: 2');
     await expect.poll(() => editorText(customer).innerText()).toContain('workers: 2');
     await expect
@@ -224,6 +237,130 @@ describe.skipIf(skipBrowserTests)('files in chromium', () => {
       .poll(() => replay.getByTestId('replay-content').innerText())
       .toContain('workers: 8');
     await shot(customer, 'f08-replay');
+  }, 180_000);
+
+  it('files - a customer’s self-service: hidden files, filter, sort, uploads, folders, rename, mode, delete, conflict, hex, tail', async () => {
+    const own = join(folder, 'own');
+    mkdirSync(own);
+    writeFileSync(join(own, 'app.yml'), CONFIG);
+    writeFileSync(join(own, '.env'), 'SECRET=1\n');
+    writeFileSync(join(own, 'big-notes.txt'), 'x'.repeat(5000));
+    writeFileSync(join(own, 'tool.bin'), Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2, 3]));
+    const log = join(own, 'app.log');
+    writeFileSync(log, `${'line of an old log entry\n'.repeat(130_000)}last old line\n`);
+    const allowed = await harness.api('PUT', `/api/v1/accounts/${account}/consent`, {
+      pathAllow: [folder],
+      selfService: true,
+      fileWriteMode: 'allow',
+    });
+    expect(allowed.status).toBe(200);
+
+    const customer = await signedIn('ann');
+    await customer.goto(`${harness.url}/servers/${webId}/files`);
+    await customer.getByRole('button', { name: 'Open files' }).click();
+    await customer.waitForURL(/\/servers\/[^/]+\/files\/[^/?]+/);
+    await customer.getByRole('button', { name: 'Go to…' }).click();
+    await customer.getByLabel('Go to folder').fill(own);
+    await customer.getByRole('button', { name: 'Go', exact: true }).click();
+    const table = customer.getByRole('table', { name: `Contents of ${own}` });
+    const names = async () =>
+      (await table.locator('.entry-name').allInnerTexts()).map((n) => n.trim());
+
+    // Hidden files show only when asked; the filter and the sort work on what is shown.
+    await expect.poll(names).toContain('app.yml');
+    expect(await names()).not.toContain('.env');
+    await customer.getByRole('switch', { name: 'Hidden files (1)' }).check();
+    await expect.poll(names).toContain('.env');
+    await customer.getByLabel('Filter by name').fill('app');
+    await expect.poll(names).toEqual(['app.log', 'app.yml']);
+    await customer.getByLabel('Filter by name').fill('');
+    await table.getByRole('button', { name: 'Size' }).click();
+    await table.getByRole('button', { name: 'Size' }).click();
+    await expect.poll(async () => (await names())[0]).toBe('app.log');
+    await shot(customer, 'g01-self-service-sorted-by-size');
+
+    // Two files at once through the picker, each with its progress row.
+    await customer.locator('input[type="file"]').setInputFiles([
+      { name: 'one.txt', mimeType: 'text/plain', buffer: Buffer.from('first upload\n') },
+      { name: 'two.txt', mimeType: 'text/plain', buffer: Buffer.from('second upload\n') },
+    ]);
+    await expect
+      .poll(() => customer.locator('[data-testid="upload-row"][data-status="done"]').count())
+      .toBe(2);
+    await expect.poll(names).toContain('two.txt');
+    expect(readFileSync(join(own, 'two.txt'), 'utf8')).toBe('second upload\n');
+    await shot(customer, 'g02-uploads');
+
+    // New folder, rename, change mode, delete (confirmed).
+    await customer.getByRole('button', { name: 'New folder' }).click();
+    await customer.getByLabel('Folder name').fill('backups');
+    await customer.getByRole('button', { name: 'Make folder' }).click();
+    await expect.poll(() => existsSync(join(own, 'backups'))).toBe(true);
+
+    await table.getByRole('button', { name: 'Actions for one.txt' }).click();
+    await customer.getByRole('menuitem', { name: 'Rename…' }).click();
+    await customer.getByLabel('New name').fill('renamed.txt');
+    await customer.getByRole('button', { name: 'Rename', exact: true }).click();
+    await expect.poll(() => existsSync(join(own, 'renamed.txt'))).toBe(true);
+
+    await table.getByRole('button', { name: 'Actions for renamed.txt' }).click();
+    await customer.getByRole('menuitem', { name: 'Change mode…' }).click();
+    await customer.getByLabel('Mode (octal)').fill('600');
+    await customer.getByRole('button', { name: 'Change mode' }).click();
+    await expect.poll(() => statSync(join(own, 'renamed.txt')).mode & 0o777).toBe(0o600);
+
+    await table.getByRole('button', { name: 'Actions for backups' }).click();
+    await customer.getByRole('menuitem', { name: 'Delete…' }).click();
+    const confirm = customer.getByRole('dialog', { name: 'Delete folder?' });
+    expect(await confirm.getByRole('button', { name: 'Delete' }).isDisabled()).toBe(true);
+    await confirm.getByLabel('Delete the folder and everything in it').check();
+    await confirm.getByRole('button', { name: 'Delete' }).click();
+    await expect.poll(() => existsSync(join(own, 'backups'))).toBe(false);
+    await shot(customer, 'g03-after-changes');
+
+    // A binary file shows as hex.
+    await table.getByRole('button', { name: 'tool.bin', exact: true }).click();
+    await expect
+      .poll(() => customer.getByTestId('hex-preview').innerText())
+      .toContain('7f 45 4c 46 00 01 02 03');
+    await shot(customer, 'g04-hex');
+
+    // A large log opens a page at a time, and follows its end.
+    await table.getByRole('button', { name: 'app.log', exact: true }).click();
+    await customer.getByTestId('paged-view').waitFor();
+    await expect
+      .poll(() => customer.getByTestId('text-view').innerText())
+      .toContain('old log entry');
+    await customer.getByRole('switch', { name: 'Follow the end (tail)' }).check();
+    await expect
+      .poll(() => customer.getByTestId('text-view').innerText())
+      .toContain('last old line');
+    appendFileSync(log, 'a brand new line\n');
+    await expect
+      .poll(() => customer.getByTestId('text-view').innerText(), { timeout: 15_000 })
+      .toContain('a brand new line');
+    await shot(customer, 'g05-tail');
+
+    // Someone changes the file behind the editor's back: the save is refused, nothing is lost.
+    await table.getByRole('button', { name: 'app.yml', exact: true }).click();
+    const editor = customer.getByTestId('file-editor');
+    await expect.poll(() => editor.locator('.cm-content').innerText()).toContain('workers: 2');
+    await editor.locator('.cm-line', { hasText: 'log_level' }).click();
+    await customer.keyboard.press('End');
+    await customer.keyboard.type(' # mine');
+    writeFileSync(join(own, 'app.yml'), CONFIG.replace('8080', '9090'));
+    await customer.getByRole('button', { name: 'Save…' }).click();
+    const conflict = customer.getByTestId('save-conflict');
+    await conflict.waitFor();
+    const theirs = await conflict.getByTestId('unified-diff').innerText();
+    expect(theirs).toContain('+log_level: info # mine');
+    expect(theirs).toContain('9090');
+    expect(readFileSync(join(own, 'app.yml'), 'utf8')).toContain('9090');
+    await shot(customer, 'g06-conflict');
+    await conflict.getByRole('button', { name: 'Save mine over it…' }).click();
+    await conflict.getByRole('button', { name: 'Yes, replace it with mine' }).click();
+    await expect.poll(() => readFileSync(join(own, 'app.yml'), 'utf8')).toContain('# mine');
+    await expect.poll(() => customer.getByTestId('save-state').textContent()).toBe('Saved');
   }, 180_000);
 
   it('files - the pages ran under the CSP with nothing refused and no script errors', () => {

@@ -10,7 +10,7 @@ import { oneDark } from '@codemirror/theme-one-dark';
 import { yCollab, yUndoManagerKeymap } from 'y-codemirror.next';
 import * as Y from 'yjs';
 import type { Awareness } from 'y-protocols/awareness';
-import { FILE_LIVE_TEXT } from '@tether/protocol';
+import { FILE_LIVE_TEXT } from '@tether/protocol/file-live-frames';
 import { loadLanguage } from './languages.ts';
 import { peerCursors } from './peer-cursors.ts';
 
@@ -137,10 +137,13 @@ export function TextView({
   useEffect(() => {
     const current = view.current;
     if (!current) return;
-    current.dispatch({
-      changes: { from: 0, to: current.state.doc.length, insert: text },
-      effects: followEnd ? EditorView.scrollIntoView(text.length, { y: 'end' }) : [],
-    });
+    current.dispatch({ changes: { from: 0, to: current.state.doc.length, insert: text } });
+    if (!followEnd) return;
+    // Once the new text is laid out: a view made in this same commit has no height before.
+    const frame = requestAnimationFrame(() =>
+      current.dispatch({ effects: EditorView.scrollIntoView(text.length, { y: 'end' }) }),
+    );
+    return () => cancelAnimationFrame(frame);
   }, [text, followEnd]);
 
   return <div ref={host} className="file-editor" data-testid="text-view" />;

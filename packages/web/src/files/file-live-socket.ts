@@ -9,14 +9,12 @@ import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
 import * as awarenessProtocol from 'y-protocols/awareness';
+import type { FileLiveEntry, FileLiveRole, FileLiveServerMessage } from '@tether/protocol';
 import {
   FILE_LIVE_AWARENESS,
   FILE_LIVE_LISTING_MAX,
   FILE_LIVE_SYNC,
-  type FileLiveEntry,
-  type FileLiveRole,
-  type FileLiveServerMessage,
-} from '@tether/protocol';
+} from '@tether/protocol/file-live-frames';
 import type { Entry } from './files-api.ts';
 
 export type { FileLiveServerMessage };

@@ -3,7 +3,7 @@
  * saves; everyone else who may see the server follows read-only over the live socket: the
  * folder, the open file, the engineer's cursor and each edit as it is typed.
  */
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useEffect, useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import {
   Alert,
@@ -21,7 +21,6 @@ import {
 import { notifications } from '@mantine/notifications';
 import { IconEye, IconPencil, IconPlugConnectedX } from '@tabler/icons-react';
 import { Link, useParams, useSearchParams } from 'react-router';
-import { FILE_LIVE_TEXT, type FileLiveRole, type FileLiveServerMessage } from '@tether/protocol';
 import { ApiError } from '../api/client.ts';
 import { useUser } from '../auth/session.tsx';
 import { ErrorState, errorAdvice, Loading } from '../common/states.tsx';
@@ -29,24 +28,10 @@ import { visibleText } from '../common/visible-text.ts';
 import { agentQuery } from '../servers/queries.ts';
 import { AccessState, useAccessRequest } from './access-request.tsx';
 import { FileBrowser } from './file-browser.tsx';
-import {
-  FileLiveConnection,
-  fileSocketUrl,
-  type LiveFile,
-  type LiveStatus,
-} from './file-live-socket.ts';
-import { ROOT, nameOf, type FileRef } from './file-paths.ts';
+import { nameOf, type FileRef } from './file-paths.ts';
 import { FileViewer } from './file-viewer.tsx';
 import { filesApi, type Entry, type FileSession } from './files-api.ts';
-import { PEER_COLORS } from './peer-cursors.ts';
-
-/**
- * After `hello`, the endpoint sends the room's folder and file at once if it has them. An editor
- * that reconnects to a room that was freed meanwhile re-announces its own after this long.
- */
-const REJOIN_MS = 300;
-
-type Person = Extract<FileLiveServerMessage, { type: 'watchers' }>['people'][number];
+import { useFileLive } from './use-file-live.ts';
 
 export function FileSessionPage() {
   const { agentId = '', sessionId = '' } = useParams();
@@ -122,26 +107,9 @@ function SessionView({
 }) {
   const user = useUser();
   const client = useQueryClient();
-  const [status, setStatus] = useState<LiveStatus>('connecting');
-  const [closeReason, setCloseReason] = useState<string | null>(null);
-  const [role, setRole] = useState<FileLiveRole | null>(null);
-  const [cwd, setCwd] = useState<FileRef | null>(null);
-  const [file, setFile] = useState<LiveFile | null>(null);
-  const [opening, setOpening] = useState<string | null>(null);
-  const [watchers, setWatchers] = useState<Person[]>([]);
-  const [observed, setObserved] = useState<{ entries: Entry[]; truncated: boolean } | null>(null);
-  const [ended, setEnded] = useState<{ by: string | null; reason: string } | null>(null);
-  const [baseHash, setBaseHash] = useState<string | null>(null);
-  const [dirty, setDirty] = useState(false);
   const [confirm, setConfirm] = useState<{ what: string; run: () => void } | null>(null);
-  const connection = useRef<FileLiveConnection | null>(null);
-  const state = useRef({ cwd: null as FileRef | null, openPath: null as string | null });
-  const baseText = useRef<string | null>(null);
-  const lastListing = useRef<{ path: string; entries: Entry[] } | null>(null);
-  const textNow = useRef('');
-
-  const live = session.status === 'live' && !ended;
-  const roots = session.roots ?? [];
+  const live = useFileLive(session, user);
+  const { role, file, dirty } = live;
   const editor = role === 'editor';
   const write = useAccessRequest(session.agentId, 'files.write', ticket);
   const grant = useMutation({
@@ -159,113 +127,8 @@ function SessionView({
   const writesOff =
     write.error instanceof ApiError && write.error.code === 'forbidden' ? write.error : null;
 
-  const measure = useCallback((text: string) => {
-    textNow.current = text;
-    setDirty(baseText.current !== null && text !== baseText.current);
-  }, []);
-
-  useEffect(() => {
-    if (!live) return;
-    let conn: FileLiveConnection | null = null;
-    let rejoin: ReturnType<typeof setTimeout> | null = null;
-    let heard = { cwd: false, open: false };
-    // Deferred a tick, so a mount that is at once undone (StrictMode) never opens a socket.
-    const timer = setTimeout(() => {
-      conn = new FileLiveConnection({
-        url: fileSocketUrl(window.location, session.id),
-        user: { name: user.username, color: colorOf(user.id) },
-        onStatus: (next, close) => {
-          setStatus(next);
-          if (next === 'closed' && close) setCloseReason(close.reason || null);
-        },
-        onFile: (next) => {
-          setFile(next);
-          setOpening(null);
-          state.current.openPath = next?.meta.path ?? null;
-          setBaseHash(next?.meta.hash ?? null);
-          baseText.current = next && !next.doc ? '' : null;
-          setDirty(false);
-        },
-        onSynced: (synced) => {
-          if (conn?.file !== synced || !synced.doc) return;
-          baseText.current = synced.doc.getText(FILE_LIVE_TEXT).toString();
-          measure(baseText.current);
-        },
-        onControl: (message) => {
-          switch (message.type) {
-            case 'hello':
-              setRole(message.role);
-              heard = { cwd: false, open: false };
-              if (message.role === 'editor') {
-                if (rejoin) clearTimeout(rejoin);
-                rejoin = setTimeout(() => {
-                  const { cwd: mine, openPath } = state.current;
-                  if (!heard.cwd) {
-                    // A first visit starts in the first folder the account allows, or at /.
-                    const start = mine ?? (roots[0] ? { path: roots[0] } : ROOT);
-                    announceCwd(conn, start, setCwd, state);
-                    const listed = lastListing.current;
-                    if (listed && listed.path === start.path)
-                      conn?.listing(listed.path, listed.entries);
-                  }
-                  if (!heard.open && openPath) conn?.open(openPath);
-                }, REJOIN_MS);
-              }
-              return;
-            case 'cwd':
-              heard.cwd = true;
-              if (message.path !== state.current.cwd?.path) setObserved(null);
-              state.current.cwd = { path: message.path };
-              return setCwd({ path: message.path });
-            case 'listing':
-              if (message.path === state.current.cwd?.path)
-                setObserved({ entries: message.entries, truncated: message.truncated });
-              return;
-            case 'open':
-              heard.open = true;
-              return;
-            case 'saved':
-              if (message.path === state.current.openPath) {
-                setBaseHash(message.hash);
-                baseText.current = textNow.current;
-                setDirty(false);
-              }
-              return;
-            case 'watchers':
-              return setWatchers(message.people);
-            case 'ended':
-              setEnded({ by: message.by, reason: message.reason });
-              void client.invalidateQueries({ queryKey: ['file-session', session.id] });
-              void client.invalidateQueries({ queryKey: ['file-sessions', session.agentId] });
-              return;
-            case 'error':
-              setOpening(null);
-              notifications.show({
-                color: 'red',
-                title: 'The server refused',
-                message: `${visibleText(message.error.message)}.`,
-              });
-              return;
-          }
-        },
-      });
-      connection.current = conn;
-    }, 0);
-    return () => {
-      clearTimeout(timer);
-      if (rejoin) clearTimeout(rejoin);
-      conn?.stop();
-      connection.current = null;
-    };
-  }, [session.id, session.agentId, live, user.username, user.id, client, measure]);
-
-  const onListed = useCallback((path: string, entries: Entry[]) => {
-    lastListing.current = { path, entries };
-    connection.current?.listing(path, entries);
-  }, []);
   const guarded = (what: string, run: () => void) =>
     dirty && editor ? setConfirm({ what, run }) : run();
-  const openDir = (dir: FileRef) => announceCwd(connection.current, dir, setCwd, state);
   const openFile = (ref: FileRef, entry: Entry) => {
     if (ref.b64) {
       notifications.show({
@@ -274,35 +137,26 @@ function SessionView({
       });
       return;
     }
-    if (ref.path === state.current.openPath) return;
-    guarded(`open ${nameOf(ref.path)}`, () => {
-      if (!connection.current?.open(ref.path)) {
-        notifications.show({
-          color: 'red',
-          message: 'Not connected: wait a moment, then try again.',
-        });
-        return;
-      }
-      setOpening(ref.path);
-    });
+    if (ref.path === live.openPath) return;
+    guarded(`open ${nameOf(ref.path)}`, () => void live.open(ref.path));
   };
   const end = useMutation({
     mutationFn: () => filesApi.endSession(session.id),
-    onSuccess: () => setEnded({ by: user.username, reason: 'ended' }),
+    onSuccess: () => live.setEnded({ by: user.username, reason: 'ended' }),
     onError: (error) =>
       notifications.show({ color: 'red', title: 'Not ended', message: errorAdvice(error) }),
   });
 
-  const mayEnd = live && (editor || user.role === 'customer');
+  const mayEnd = live.live && (editor || user.role === 'customer');
   const canSave = editor && session.canWrite && !writesOff;
   const saveBlocked = !session.canWrite
     ? 'Ask to change files first: the customer approves saving'
     : writesOff
       ? 'The account has switched file writes off'
       : null;
-  const others = watchers.filter((p) => p.username !== user.username);
+  const others = live.watchers.filter((p) => p.username !== user.username);
 
-  if (ended || session.status !== 'live')
+  if (live.ended || session.status !== 'live')
     return (
       <Alert
         color="gray"
@@ -312,8 +166,8 @@ function SessionView({
       >
         <Stack gap="xs" align="flex-start">
           <Text size="sm">
-            {ended?.by ? `Ended by ${visibleText(ended.by)}.` : 'It is over.'} What was opened,
-            saved and changed is in the server’s file history.
+            {live.ended?.by ? `Ended by ${visibleText(live.ended.by)}.` : 'It is over.'} What was
+            opened, saved and changed is in the server’s file history.
           </Text>
           <Button size="xs" variant="light" component={Link} to={filesHref}>
             See the file history
@@ -331,10 +185,14 @@ function SessionView({
               Files on {serverName}
             </Title>
             <Badge
-              color={status === 'live' ? 'green' : status === 'closed' ? 'red' : 'yellow'}
+              color={live.status === 'live' ? 'green' : live.status === 'closed' ? 'red' : 'yellow'}
               data-testid="live-state"
             >
-              {status === 'live' ? 'Live' : status === 'closed' ? 'Disconnected' : 'Connecting'}
+              {live.status === 'live'
+                ? 'Live'
+                : live.status === 'closed'
+                  ? 'Disconnected'
+                  : 'Connecting'}
             </Badge>
           </Group>
           {others.length > 0 && (
@@ -355,7 +213,7 @@ function SessionView({
               onClick={() => {
                 write.reset();
                 grant.reset();
-                write.ask.mutate(state.current.openPath ?? state.current.cwd?.path);
+                write.ask.mutate(live.openPath ?? live.cwd?.path);
               }}
             >
               Ask to change files
@@ -395,7 +253,7 @@ function SessionView({
         />
       )}
       {grant.isError && <ErrorState title="Write access not granted" error={grant.error} />}
-      {status === 'reconnecting' && (
+      {live.status === 'reconnecting' && (
         <Alert
           color="yellow"
           variant="light"
@@ -405,7 +263,7 @@ function SessionView({
           The live connection dropped; reconnecting…
         </Alert>
       )}
-      {status === 'closed' && (
+      {live.status === 'closed' && (
         <Alert
           color="red"
           variant="light"
@@ -413,7 +271,7 @@ function SessionView({
           role="alert"
           title="Disconnected"
         >
-          {closeReason === 'replaced'
+          {live.closeReason === 'replaced'
             ? 'You opened this session in another tab or window; it carries on there.'
             : 'The live connection closed. Reload the page to reconnect.'}
         </Alert>
@@ -421,18 +279,18 @@ function SessionView({
 
       <Grid gutter="md">
         <Grid.Col span={{ base: 12, lg: 5 }}>
-          {cwd ? (
+          {live.cwd ? (
             <FileBrowser
               session={session.id}
-              dir={cwd}
+              dir={live.cwd}
               editor={editor}
               canWrite={canSave}
-              openPath={file?.meta.path ?? opening}
-              observed={observed}
+              openPath={file?.meta.path ?? live.opening}
+              observed={live.observed}
               editorName={session.username}
-              onOpenDir={(dir) => (editor ? openDir(dir) : undefined)}
+              onOpenDir={(dir) => (editor ? live.openDir(dir) : undefined)}
               onOpenFile={openFile}
-              onListed={onListed}
+              onListed={live.onListed}
             />
           ) : (
             <Loading
@@ -448,20 +306,18 @@ function SessionView({
           <FileViewer
             session={session.id}
             file={file}
-            opening={opening}
+            opening={live.opening}
             editor={editor}
             canSave={canSave}
             saveBlocked={saveBlocked}
             readOnly={!editor || Boolean(writesOff)}
             dirty={dirty}
             editorName={session.username}
-            baseHash={baseHash}
-            onChange={measure}
-            currentText={() => textNow.current}
+            baseHash={live.baseHash}
+            onChange={live.measure}
+            currentText={live.text}
             onSaved={(answer, content) => {
-              setBaseHash(answer.hash);
-              baseText.current = content;
-              measure(textNow.current);
+              live.saved(answer.hash, content);
               notifications.show({
                 color: 'green',
                 message: `Saved ${visibleText(nameOf(file?.meta.path ?? ''))}.`,
@@ -469,10 +325,9 @@ function SessionView({
               void client.invalidateQueries({ queryKey: ['file-events', session.agentId] });
             }}
             onReload={() => {
-              const path = state.current.openPath;
-              if (path && connection.current?.open(path)) setOpening(path);
+              if (live.openPath) live.open(live.openPath);
             }}
-            onClose={() => guarded('close the file', () => connection.current?.closeFile())}
+            onClose={() => guarded('close the file', () => void live.closeFile())}
           />
         </Grid.Col>
       </Grid>
@@ -481,8 +336,8 @@ function SessionView({
         <Modal opened onClose={() => setConfirm(null)} title="Unsaved changes">
           <Stack>
             <Text size="sm">
-              Your changes to {visibleText(nameOf(state.current.openPath ?? ''))} are not saved. If
-              you {confirm.what}, they are lost.
+              Your changes to {visibleText(nameOf(live.openPath ?? ''))} are not saved. If you{' '}
+              {confirm.what}, they are lost.
             </Text>
             <Group justify="flex-end">
               <Button variant="default" onClick={() => setConfirm(null)} data-autofocus>
@@ -503,23 +358,4 @@ function SessionView({
       )}
     </>
   );
-}
-
-/** Moves the editor's folder and tells the watchers; a name that is not UTF-8 stays local. */
-function announceCwd(
-  conn: FileLiveConnection | null,
-  dir: FileRef,
-  setCwd: (dir: FileRef) => void,
-  state: { current: { cwd: FileRef | null } },
-): void {
-  state.current.cwd = dir;
-  setCwd(dir);
-  if (!dir.b64) conn?.cwd(dir.path);
-}
-
-/** The same person gets the same cursor colour everywhere. */
-function colorOf(id: string): number {
-  let hash = 0;
-  for (const char of id) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
-  return hash % PEER_COLORS;
 }

@@ -74,7 +74,7 @@ export function FileViewer(props: FileViewerProps) {
             </Text>
             <Text size="xs" c="dimmed">
               {formatSize(meta.size)}
-              {meta.hash ? ` · sha256 ${meta.hash.slice(0, 12)}` : ''}
+              {(baseHash ?? meta.hash) ? ` · sha256 ${(baseHash ?? meta.hash)!.slice(0, 12)}` : ''}
             </Text>
           </Stack>
           <Group gap="xs" wrap="nowrap">

@@ -19,6 +19,7 @@ import {
 } from '@mantine/core';
 import { IconFolderOpen } from '@tabler/icons-react';
 import { Link, useNavigate, useParams, useSearchParams } from 'react-router';
+import { api } from '../api/client.ts';
 import type { Agent } from '../api/types.ts';
 import { STAFF_ROLES, useUser } from '../auth/session.tsx';
 import { ErrorState, Loading } from '../common/states.tsx';
@@ -102,6 +103,13 @@ function OpenFiles({ agent, ticket }: { agent: Agent; ticket?: string }) {
   useEffect(() => {
     if (approvedId && open.isIdle) open.mutate(approvedId);
   }, [approvedId, open]);
+  // Customers open files themselves only where their account's policy says so.
+  const policy = useQuery({
+    queryKey: ['consent', agent.accountId],
+    queryFn: () => api.consent(agent.accountId),
+    enabled: !staff,
+  });
+  const selfServiceOff = !staff && policy.data?.selfService === false;
 
   const unavailable = !agent.online || agent.revokedAt !== null;
   const waiting = read.approval?.status === 'pending';
@@ -128,15 +136,27 @@ function OpenFiles({ agent, ticket }: { agent: Agent; ticket?: string }) {
               : 'Browse, edit, upload and download files on this server yourself. Everything is recorded in the history below.'}
           </Text>
         </Stack>
-        <Button
-          leftSection={<IconFolderOpen size={16} aria-hidden />}
-          onClick={start}
-          loading={busy}
-          disabled={unavailable}
-        >
-          Open files
-        </Button>
+        {!selfServiceOff && (
+          <Button
+            leftSection={<IconFolderOpen size={16} aria-hidden />}
+            onClick={start}
+            loading={busy}
+            disabled={unavailable}
+          >
+            Open files
+          </Button>
+        )}
       </Group>
+      {selfServiceOff && (
+        <Text size="sm" mt="sm" data-testid="self-service-off">
+          Self-service is off for your account, so files open only for engineers you approve. To
+          browse files yourself, turn on “Let people of my account use files…” in the{' '}
+          <Anchor component={Link} to="/servers">
+            consent settings
+          </Anchor>
+          . The history below shows what was done.
+        </Text>
+      )}
       {unavailable && (
         <Text size="sm" c="dimmed" mt="sm">
           The server is {agent.revokedAt ? 'revoked' : 'offline'}: files open once it is connected.

@@ -11,6 +11,7 @@ const MAX_LINES = 5000;
 
 export function classify(line: string): LineKind {
   if (line.startsWith('+++') || line.startsWith('---')) return 'header';
+  if (line.startsWith('Index: ') || /^=+$/.test(line)) return 'header';
   if (line.startsWith('@@')) return 'hunk';
   if (line.startsWith('+')) return 'add';
   if (line.startsWith('-')) return 'remove';

@@ -21,8 +21,8 @@ type Listener = (event: AuditEvent) => void;
 
 type TopicListener = (topic: string, event: unknown) => void;
 
-/** Topics the endpoint offers (audit, tickets, approvals, terminals); one unknown fails them all. */
-const LIVE_TOPICS = ['audit', 'tickets', 'approvals', 'terminals'];
+/** Topics the endpoint offers (audit, tickets, approvals, terminals, files); one unknown fails them all. */
+const LIVE_TOPICS = ['audit', 'tickets', 'approvals', 'terminals', 'files'];
 
 interface Live {
   status: LiveStatus;
@@ -58,6 +58,11 @@ export function LiveProvider({ children }: { children: ReactNode }) {
         // Session lists (a server's, a ticket's): one started or ended. An open session's page
         // learns its end on its own socket.
         if (topic === 'terminals') void client.invalidateQueries({ queryKey: ['terminals'] });
+        if (topic === 'files') {
+          // A file session started, ended or got write access.
+          void client.invalidateQueries({ queryKey: ['file-sessions'] });
+          void client.invalidateQueries({ queryKey: ['file-session'] });
+        }
       },
       onAudit: (event) => {
         if (AGENT_STATE_CODES.has(event.code)) {
