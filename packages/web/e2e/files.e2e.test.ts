@@ -239,7 +239,7 @@ describe.skipIf(skipBrowserTests)('files in chromium', () => {
     await shot(customer, 'f08-replay');
   }, 180_000);
 
-  it('files - a customer’s self-service: hidden files, filter, sort, uploads, folders, rename, mode, delete, conflict, hex, tail', async () => {
+  it('files - a customer’s self-service: hidden files, filter, sort, uploads (picked and dropped), folders, rename, mode, delete, conflict, hex, tail', async () => {
     const own = join(folder, 'own');
     mkdirSync(own);
     writeFileSync(join(own, 'app.yml'), CONFIG);
@@ -289,6 +289,18 @@ describe.skipIf(skipBrowserTests)('files in chromium', () => {
       .toBe(2);
     await expect.poll(names).toContain('two.txt');
     expect(readFileSync(join(own, 'two.txt'), 'utf8')).toBe('second upload\n');
+
+    // And one dropped on the folder.
+    const dropped = await customer.evaluateHandle(() => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File(['dropped in\n'], 'dropped.txt', { type: 'text/plain' }));
+      return transfer;
+    });
+    const zone = customer.getByRole('region', { name: 'Folder' });
+    await zone.dispatchEvent('dragover', { dataTransfer: dropped });
+    await zone.dispatchEvent('drop', { dataTransfer: dropped });
+    await expect.poll(names).toContain('dropped.txt');
+    expect(readFileSync(join(own, 'dropped.txt'), 'utf8')).toBe('dropped in\n');
     await shot(customer, 'g02-uploads');
 
     // New folder, rename, change mode, delete (confirmed).
