@@ -1,6 +1,9 @@
 /** User and group names for uids and gids, read from /etc/passwd and /etc/group. */
 import { readFile, stat } from 'node:fs/promises';
 
+/** A listing asks for every entry's owner; the files' mtimes are checked at most this often. */
+const RECHECK_MS = 1_000;
+
 /**
  * The files are read again when their mtime changes. Users known only through NSS modules
  * (LDAP, systemd-homed) are not in them; those owners show as numbers, as `ls -n` would.
@@ -8,6 +11,7 @@ import { readFile, stat } from 'node:fs/promises';
 class NameTable {
   private names = new Map<number, string>();
   private readMtimeMs = -1;
+  private checkedAt = 0;
 
   constructor(private readonly file: string) {}
 
@@ -17,6 +21,8 @@ class NameTable {
   }
 
   private async refresh(): Promise<void> {
+    if (Date.now() - this.checkedAt < RECHECK_MS) return;
+    this.checkedAt = Date.now();
     let mtimeMs: number;
     try {
       mtimeMs = (await stat(this.file)).mtimeMs;
