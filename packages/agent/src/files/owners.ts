@@ -12,17 +12,22 @@ class NameTable {
   private names = new Map<number, string>();
   private readMtimeMs = -1;
   private checkedAt = 0;
+  private refreshing: Promise<void> | null = null;
 
   constructor(private readonly file: string) {}
 
   async lookup(id: number): Promise<string | undefined> {
-    await this.refresh();
+    // Lookups arriving while the file is being read wait for it, rather than see no names.
+    if (Date.now() - this.checkedAt >= RECHECK_MS)
+      this.refreshing ??= this.refresh().finally(() => {
+        this.checkedAt = Date.now();
+        this.refreshing = null;
+      });
+    if (this.refreshing) await this.refreshing;
     return this.names.get(id);
   }
 
   private async refresh(): Promise<void> {
-    if (Date.now() - this.checkedAt < RECHECK_MS) return;
-    this.checkedAt = Date.now();
     let mtimeMs: number;
     try {
       mtimeMs = (await stat(this.file)).mtimeMs;
