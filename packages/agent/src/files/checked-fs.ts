@@ -28,9 +28,10 @@ export class Refused extends Error {
   }
 }
 
-/** Test seam: runs after a path passed its check and before it is used. */
+/** Test seams: after a path passed its check and before it is used; before a read's I/O. */
 export interface CheckHooks {
   afterCheck?(path: Buffer): Promise<void> | void;
+  beforeRead?(): Promise<void> | void;
 }
 
 /** An entry reached through a descriptor of its (checked) folder. */

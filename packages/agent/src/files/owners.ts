@@ -1,6 +1,9 @@
 /** User and group names for uids and gids, read from /etc/passwd and /etc/group. */
 import { readFile, stat } from 'node:fs/promises';
 
+/** A listing asks for every entry's owner; the files' mtimes are checked at most this often. */
+const RECHECK_MS = 1_000;
+
 /**
  * The files are read again when their mtime changes. Users known only through NSS modules
  * (LDAP, systemd-homed) are not in them; those owners show as numbers, as `ls -n` would.
@@ -8,11 +11,19 @@ import { readFile, stat } from 'node:fs/promises';
 class NameTable {
   private names = new Map<number, string>();
   private readMtimeMs = -1;
+  private checkedAt = 0;
+  private refreshing: Promise<void> | null = null;
 
   constructor(private readonly file: string) {}
 
   async lookup(id: number): Promise<string | undefined> {
-    await this.refresh();
+    // Lookups arriving while the file is being read wait for it, rather than see no names.
+    if (Date.now() - this.checkedAt >= RECHECK_MS)
+      this.refreshing ??= this.refresh().finally(() => {
+        this.checkedAt = Date.now();
+        this.refreshing = null;
+      });
+    if (this.refreshing) await this.refreshing;
     return this.names.get(id);
   }
 

@@ -52,7 +52,13 @@ beforeAll(async () => {
   server = createServer((socket) => {
     serverSockets.add(socket);
     socket.on('close', () => serverSockets.delete(socket));
-    serveSftp(socket, { log: quiet, hooks: { afterCheck: (p) => hooks.afterCheck?.(p) } });
+    serveSftp(socket, {
+      log: quiet,
+      hooks: {
+        afterCheck: (p) => hooks.afterCheck?.(p),
+        beforeRead: () => hooks.beforeRead?.(),
+      },
+    });
   });
   await new Promise<void>((resolve) => server.listen(socketPath, resolve));
 });
@@ -318,6 +324,32 @@ describe('agent sftp server', () => {
     );
     await client.close(reader);
     expect(hash.digest('hex')).toBe(sha256(data.subarray(5)));
+  });
+
+  it('sftp - a handle closed under running reads closes after them; no read sees another file', async () => {
+    const { client, root } = await session();
+    const a = randomBytes(8 * 1024 * 1024);
+    writeFileSync(join(root, 'a.bin'), a);
+    writeFileSync(join(root, 'b.bin'), Buffer.alloc(8 * 1024 * 1024, 0xbb));
+    // Reads wait a moment before their I/O, so the close and the next open come first.
+    hooks.beforeRead = () => new Promise((resolve) => setTimeout(resolve, 20));
+    for (let round = 0; round < 3; round++) {
+      const handle = await client.open(join(root, 'a.bin'), OpenFlag.READ);
+      const reads = Array.from({ length: 32 }, (_, i) =>
+        client.read(handle, i * 256 * 1024, 256 * 1024).then(
+          (data) => ({ i, data }),
+          () => ({ i, data: null }),
+        ),
+      );
+      const closed = client.close(handle);
+      const other = await client.open(join(root, 'b.bin'), OpenFlag.READ);
+      for (const { i, data } of await Promise.all(reads))
+        expect(data?.equals(a.subarray(i * 256 * 1024, (i + 1) * 256 * 1024)), `read ${i}`).toBe(
+          true,
+        );
+      await closed;
+      await client.close(other);
+    }
   });
 
   it('sftp - FIFOs and devices are not opened as files', async () => {

@@ -47,14 +47,24 @@ const EXTENSIONS: [string, string][] = [
   [Ext.limits, '1'],
 ];
 
-interface FileHandle {
+/**
+ * Requests still using a handle. CLOSE waits for them before closing the descriptor: a
+ * descriptor number closed under a running read could be reused by the next open (of any
+ * channel) and that read would return another file's bytes.
+ */
+interface InUse {
+  busy: number;
+  idle?: () => void;
+}
+
+interface FileHandle extends InUse {
   kind: 'file';
   fd: number;
   path: Buffer;
   writable: boolean;
 }
 
-interface DirHandle {
+interface DirHandle extends InUse {
   kind: 'dir';
   fd: number;
   path: Buffer;
@@ -179,20 +189,32 @@ class SftpSession {
         return this.open(id, r.bytes(), r.u32(), r.attrs().mode);
       case Packet.CLOSE:
         return this.closeHandle(id, r.bytes());
-      case Packet.READ:
-        return this.read(id, this.file(r.bytes()), r.u64(), r.u32());
-      case Packet.WRITE:
-        return this.write(id, this.file(r.bytes(), true), r.u64(), r.bytes());
-      case Packet.FSTAT:
-        return this.attrs(id, await ops.describe(await fstatFd(this.handleOf(r.bytes()).fd)));
+      case Packet.READ: {
+        const file = this.file(r.bytes());
+        const [offset, length] = [r.u64(), r.u32()];
+        return holding(file, () => this.read(id, file, offset, length));
+      }
+      case Packet.WRITE: {
+        const file = this.file(r.bytes(), true);
+        const [offset, data] = [r.u64(), r.bytes()];
+        return holding(file, () => this.write(id, file, offset, data));
+      }
+      case Packet.FSTAT: {
+        const handle = this.handleOf(r.bytes());
+        const stats = await holding(handle, () => fstatFd(handle.fd));
+        return this.attrs(id, await ops.describe(stats));
+      }
       case Packet.LSTAT:
         return this.attrs(id, await ops.lstatAttrs(fs.parse(r.bytes())));
       case Packet.STAT:
         return this.attrs(id, await ops.statAttrs(fs.parse(r.bytes())));
       case Packet.SETSTAT:
         return this.ok(id, await ops.setstat(fs.parse(r.bytes()), r.attrs()));
-      case Packet.FSETSTAT:
-        return this.ok(id, await ops.fsetstat(this.file(r.bytes(), true).fd, r.attrs()));
+      case Packet.FSETSTAT: {
+        const file = this.file(r.bytes(), true);
+        const attrs = r.attrs();
+        return this.ok(id, await holding(file, () => ops.fsetstat(file.fd, attrs)));
+      }
       case Packet.OPENDIR:
         return this.opendir(id, fs.parse(r.bytes()));
       case Packet.READDIR:
@@ -244,8 +266,10 @@ class SftpSession {
         return this.ok(id, await ops.rename(fs.parse(r.bytes()), fs.parse(r.bytes()), true));
       case Ext.hardlink:
         return this.ok(id, await ops.hardlink(fs.parse(r.bytes()), fs.parse(r.bytes())));
-      case Ext.fsync:
-        return this.ok(id, await ops.fsync(this.file(r.bytes(), true).fd));
+      case Ext.fsync: {
+        const file = this.file(r.bytes(), true);
+        return this.ok(id, await holding(file, () => ops.fsync(file.fd)));
+      }
       case Ext.casRename:
         return this.ok(id, await ops.casRename(fs.parse(r.bytes()), fs.parse(r.bytes()), r.text()));
       case Ext.statvfs: {
@@ -283,7 +307,7 @@ class SftpSession {
       await closeFd(opened.fd);
       throw new Refused('ENOTREG', 'not a regular file');
     }
-    this.sendHandle(id, { kind: 'file', fd: opened.fd, path: opened.real, writable });
+    this.sendHandle(id, { kind: 'file', fd: opened.fd, path: opened.real, writable, busy: 0 });
   }
 
   private async opendir(id: number, path: Buffer): Promise<void> {
@@ -293,7 +317,7 @@ class SftpSession {
         encoding: 'buffer' as BufferEncoding,
         bufferSize: READDIR_BATCH,
       });
-      this.sendHandle(id, { kind: 'dir', fd: opened.fd, path: opened.real, dir });
+      this.sendHandle(id, { kind: 'dir', fd: opened.fd, path: opened.real, dir, busy: 0 });
     } catch (error) {
       await closeFd(opened.fd);
       throw error;
@@ -303,6 +327,10 @@ class SftpSession {
   private async readdir(id: number, handleId: Buffer): Promise<void> {
     const handle = this.handleOf(handleId);
     if (handle.kind !== 'dir') throw new MalformedPacket('not a folder handle');
+    return holding(handle, () => this.readBatch(id, handle));
+  }
+
+  private async readBatch(id: number, handle: DirHandle): Promise<void> {
     const names: Buffer[] = [];
     while (names.length < READDIR_BATCH) {
       const entry = await handle.dir.read();
@@ -329,6 +357,7 @@ class SftpSession {
     const wanted = Math.min(length, MAX_DATA_BYTES);
     const writer = new PacketWriter(Packet.DATA, wanted + 16).u32(id);
     const { buffer, offset: at } = writer.reserve(4 + wanted);
+    await this.options.hooks?.beforeRead?.();
     const { bytesRead } = await readFd(handle.fd, buffer, at + 4, wanted, offset);
     if (bytesRead === 0) return this.status(id, Status.EOF, statusMessage('EOF', 'end of file'));
     buffer.writeUInt32BE(bytesRead, at);
@@ -424,7 +453,18 @@ class SftpSession {
   }
 }
 
+async function holding<T>(handle: InUse, work: () => Promise<T>): Promise<T> {
+  handle.busy++;
+  try {
+    return await work();
+  } finally {
+    handle.busy--;
+    if (handle.busy === 0) handle.idle?.();
+  }
+}
+
 async function releaseHandle(handle: Handle): Promise<void> {
+  if (handle.busy > 0) await new Promise<void>((resolve) => (handle.idle = resolve));
   try {
     if (handle.kind === 'dir') await handle.dir.close();
   } catch {

@@ -32,7 +32,7 @@ export function fileLiveBackend(files: FileService): FileLiveBackend {
     },
 
     notices(sessionId, handler) {
-      return files.subscribe(sessionId, (message) => {
+      return files.live.subscribe(sessionId, (message) => {
         if (message.type === 'saved')
           handler({ type: 'saved', sessionId, path: message.path, hash: message.hash });
         if (message.type === 'ended')

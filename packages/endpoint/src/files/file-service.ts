@@ -9,8 +9,6 @@ import {
   TetherError,
   type AuditKind,
   type ConsentPolicy,
-  type FileClientMessage,
-  type FileServerMessage,
   type FileSessionView,
 } from '@tether/protocol';
 import type { AuditLog } from '../audit/audit-log.ts';
@@ -25,26 +23,18 @@ import type { AgentHub } from '../agents/agent-hub.ts';
 import { actorOf, type Guard } from '../agents/guard.ts';
 import type { Principal } from '../auth/principal.ts';
 import { newId, nowIso } from '../auth/secrets.ts';
-import type { Bus, BusPayload } from '../bus/bus.ts';
+import type { Bus } from '../bus/bus.ts';
 import type { Approvals } from '../consent/approvals.ts';
 import { readPolicy } from '../consent/consent-policy.ts';
 import type { Database, FileSessionsTable } from '../store/schema.ts';
 import { FileChannels, type ChannelMode, type Lease } from './channels.ts';
 import { fileError } from './file-errors.ts';
-import { FILE_EVENT_SUBJECT, FileHistory } from './file-history.ts';
-import { checkPath, shown } from './paths.ts';
+import { FileHistory } from './file-history.ts';
+import { FileSessionLive } from './file-session-live.ts';
+import { sessionView } from './session-view.ts';
+import { endIdleSessions } from './idle-sessions.ts';
 
-/**
- * A session with no recorded file work (a listing, a view, a change) for this long ends by
- * itself: one approval does not open a server's files for good. Follow-mode polls of a file
- * already open are not recorded, so a log followed for longer than this needs a new session.
- */
-export const FILE_SESSION_IDLE_MS = 60 * 60_000;
 const IDLE_SWEEP_MS = 60_000;
-
-export function fileLiveSubject(sessionId: string): string {
-  return `files.${sessionId}.live`;
-}
 
 /** An operation's audit codes: what happened, and its refusal. */
 export interface OperationKinds {
@@ -81,6 +71,8 @@ export interface Authorized {
 export class FileService {
   readonly channels: FileChannels;
   readonly history: FileHistory;
+  /** Live messages and late-join state of sessions, for the file socket. */
+  readonly live: FileSessionLive;
 
   constructor(
     private readonly deps: {
@@ -97,6 +89,7 @@ export class FileService {
   ) {
     this.channels = new FileChannels(deps);
     this.history = new FileHistory(deps);
+    this.live = new FileSessionLive(deps);
   }
 
   /**
@@ -196,7 +189,7 @@ export class FileService {
       { sessionId, agentId: agent.id, user: p.username, canWrite },
       'file session opened',
     );
-    this.announce(row, 'started');
+    this.live.announce(row, 'started');
     return sessionView(row);
   }
 
@@ -232,7 +225,7 @@ export class FileService {
       ...this.auditBase(p, updated),
       params: { approvalId },
     });
-    this.announce(updated, 'write');
+    this.live.announce(updated, 'write');
     return sessionView(updated);
   }
 
@@ -266,8 +259,8 @@ export class FileService {
       params: {},
       result: { reason: why },
     });
-    this.publish(row.id, { type: 'ended', by: p.username, reason: why });
-    this.announce(updated, 'ended');
+    this.live.publish(row.id, { type: 'ended', by: p.username, reason: why });
+    this.live.announce(updated, 'ended');
     this.deps.log.info({ sessionId: row.id, by: p.username }, 'file session ended');
     return sessionView(updated);
   }
@@ -301,63 +294,6 @@ export class FileService {
       role: editor ? 'editor' : 'observer',
       readOnly: !editor || !row.can_write,
     };
-  }
-
-  /** What a late joiner needs to catch up: the folder shown and the file open. */
-  async liveState(id: string): Promise<FileServerMessage[]> {
-    const row = await this.load(id);
-    if (!row) return [];
-    const messages: FileServerMessage[] = [];
-    if (row.cwd_b64) messages.push({ type: 'cwd', ...shown(Buffer.from(row.cwd_b64, 'base64')) });
-    if (row.open_b64)
-      messages.push({
-        type: 'open',
-        ...shown(Buffer.from(row.open_b64, 'base64')),
-        hash: row.open_hash,
-      });
-    if (row.status === 'ended')
-      messages.push({ type: 'ended', by: null, reason: row.end_reason ?? 'ended' });
-    return messages;
-  }
-
-  /** Live messages of one session, from whichever endpoint process the editor works on. */
-  subscribe(id: string, handler: (message: FileServerMessage) => void): () => void {
-    return this.deps.bus.subscribe(fileLiveSubject(id), (payload) =>
-      handler(payload as unknown as FileServerMessage),
-    );
-  }
-
-  /** The editor's own cwd/open/close messages (from the socket): remembered and relayed. */
-  async note(id: string, message: FileClientMessage): Promise<void> {
-    if (message.type === 'close') {
-      const row = await this.load(id);
-      await this.setState(id, { open_b64: null, open_hash: null });
-      if (row?.open_b64)
-        this.publish(id, { type: 'closed', ...shown(Buffer.from(row.open_b64, 'base64')) });
-      return;
-    }
-    const path = checkPath(Buffer.from(message.path, 'utf8'));
-    if (message.type === 'cwd') return this.noteCwd(id, path);
-    await this.noteOpen(id, path, null);
-  }
-
-  async noteCwd(id: string, path: Buffer): Promise<void> {
-    await this.setState(id, { cwd_b64: path.toString('base64') });
-    this.publish(id, { type: 'cwd', ...shown(path) });
-  }
-
-  async noteOpen(id: string, path: Buffer, hash: string | null): Promise<void> {
-    await this.setState(id, { open_b64: path.toString('base64'), open_hash: hash });
-    this.publish(id, { type: 'open', ...shown(path), hash });
-  }
-
-  publish(id: string, message: FileServerMessage): void {
-    try {
-      this.deps.bus.publish(fileLiveSubject(id), message as unknown as BusPayload);
-    } catch (error) {
-      // The bus closes with this process; the state is in the database for the next viewer.
-      this.deps.log.debug({ err: error, sessionId: id }, 'file live message not published');
-    }
   }
 
   /**
@@ -449,53 +385,12 @@ export class FileService {
     this.sweeper.unref();
   }
 
-  /** Ends live sessions idle past FILE_SESSION_IDLE_MS; each end is audited once, whoever sweeps. */
-  async endIdle(now = Date.now()): Promise<number> {
-    const { db } = this.deps;
-    const cutoff = new Date(now - FILE_SESSION_IDLE_MS).toISOString();
-    const idle = await db
-      .selectFrom('file_sessions as s')
-      .select(['s.id'])
-      .where('s.status', '=', 'live')
-      .where('s.started_at', '<', cutoff)
-      .where(({ not, exists, selectFrom }) =>
-        not(
-          exists(
-            selectFrom('file_events as e')
-              .select('e.id')
-              .whereRef('e.session_id', '=', 's.id')
-              .where('e.created_at', '>=', cutoff),
-          ),
-        ),
-      )
-      .execute();
-    let ended = 0;
-    for (const { id } of idle) {
-      const reason = `idle for ${FILE_SESSION_IDLE_MS / 60_000} minutes`;
-      const done = await db
-        .updateTable('file_sessions')
-        .set({ status: 'ended', ended_at: nowIso(), end_reason: reason })
-        .where('id', '=', id)
-        .where('status', '=', 'live')
-        .executeTakeFirst();
-      if (Number(done.numUpdatedRows) !== 1) continue;
-      ended++;
-      const row = (await this.load(id))!;
-      this.channels.closeSession(id);
-      await this.deps.audit.append({
-        kind: 'fileSessionEnded',
-        actor: null,
-        accountId: row.account_id,
-        agentId: row.agent_id,
-        ticketId: row.ticket_id,
-        sessionId: id,
-        params: { userId: row.user_id },
-        result: { reason },
-      });
-      this.publish(id, { type: 'ended', by: null, reason });
-      this.announce(row, 'ended');
-    }
-    return ended;
+  /** Ends live sessions idle past FILE_SESSION_IDLE_MS (see idle-sessions.ts). */
+  endIdle(now = Date.now()): Promise<number> {
+    return endIdleSessions(
+      { db: this.deps.db, audit: this.deps.audit, channels: this.channels, live: this.live },
+      now,
+    );
   }
 
   /** Closes every channel; waits for the audit records of streams that were cut off. */
@@ -566,10 +461,6 @@ export class FileService {
     }
   }
 
-  private async setState(id: string, state: Partial<FileSessionsTable>): Promise<void> {
-    await this.deps.db.updateTable('file_sessions').set(state).where('id', '=', id).execute();
-  }
-
   private load(id: string) {
     return this.deps.db
       .selectFrom('file_sessions')
@@ -587,34 +478,4 @@ export class FileService {
       sessionId: row.id,
     };
   }
-
-  private announce(row: FileSessionsTable, what: string): void {
-    try {
-      this.deps.bus.publish(FILE_EVENT_SUBJECT, {
-        what,
-        accountId: row.account_id,
-        userId: row.user_id,
-        session: sessionView(row) as unknown as Record<string, unknown>,
-      });
-    } catch {
-      // The bus closes with this process; listeners learn the state from the API.
-    }
-  }
-}
-
-export function sessionView(row: FileSessionsTable): FileSessionView {
-  return {
-    id: row.id,
-    agentId: row.agent_id,
-    accountId: row.account_id,
-    ticketId: row.ticket_id,
-    userId: row.user_id,
-    username: row.username,
-    canWrite: row.can_write === 1,
-    roots: JSON.parse(row.roots) as string[],
-    startedAt: row.started_at,
-    endedAt: row.ended_at,
-    endReason: row.end_reason,
-    status: row.status,
-  };
 }

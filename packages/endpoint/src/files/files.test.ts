@@ -492,7 +492,7 @@ describe.each(storeBackends())('files on $name', (backend) => {
     await expect(files.authorize(await as(outsider), id)).rejects.toThrow('no such file session');
 
     const seen: any[] = [];
-    const off = files.subscribe(id, (message) => seen.push(message));
+    const off = files.live.subscribe(id, (message) => seen.push(message));
     const conf = join(root, 'etc', 'live.conf');
     writeFileSync(conf, 'a\n');
     await call('GET', `/api/v1/file-sessions/${id}/list?${q(join(root, 'etc'))}`);
@@ -502,7 +502,7 @@ describe.each(storeBackends())('files on $name', (backend) => {
       content: 'b\n',
       baseHash: sha256('a\n'),
     });
-    expect(await files.liveState(id)).toEqual([
+    expect(await files.live.liveState(id)).toEqual([
       { type: 'cwd', path: join(root, 'etc') },
       { type: 'open', path: conf, hash: sha256('b\n') },
     ]);
