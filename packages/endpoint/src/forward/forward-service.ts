@@ -171,7 +171,8 @@ export class ForwardService {
     };
     await db.insertInto('forwards').values(row).execute();
     if (!approval) await this.opened(row, p, { selfService: true });
-    else await this.announce(row);
+    // A request the policy granted at once opens below; only a real wait is announced.
+    else if (approval.status !== 'approved') await this.announce(row);
     this.deps.log.info(
       { forwardId: id, agentId: agent.id, target: where, status: row.status },
       'forward asked for',

@@ -3,6 +3,7 @@
  * SQLite and PostgreSQL: the bytes, the approvals, who may do what, and the record.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { startHarness, waitFor, type Harness } from '../testing/harness.ts';
 import { closedPort, connectForward, echoServer, holdForward } from '../testing/forward-client.ts';
 import { storeBackends, type TestStore } from '../store/test-stores.ts';
@@ -387,5 +388,73 @@ describe.each(storeBackends())('forwards on $name', (backend) => {
     expect(await lease()).not.toBe(first);
     expect(await h.endpoint.services.forwards.sweep()).toBe(0);
     holder.close();
+  });
+
+  it('forward - a socket that sends what it should not is told why and closed; the forward stays', async () => {
+    await policy({ forwardMode: 'allow', forwardTargets: [] });
+    const id = (await open(`127.0.0.1:${echo.port}`)).body.forward.id;
+    const cases: Array<[string, string]> = [
+      ['{"type":"close"}', 'unknown control message; send {"type":"eof"}'],
+      ['not json', 'unknown control message; send {"type":"eof"}'],
+      [JSON.stringify({ type: 'eof', pad: 'x'.repeat(2000) }), 'control frame too large'],
+    ];
+    for (const [frame, says] of cases) {
+      const conn = connectForward(h.url, engineer.token, id);
+      expect(await conn.first).toMatchObject({ type: 'open' });
+      conn.ws.send(frame);
+      expect((await conn.closed).code).toBe(4400);
+      expect(conn.messages.at(-1)).toEqual({
+        type: 'error',
+        error: { code: 'invalid_request', message: says },
+      });
+    }
+    const afterEof = connectForward(h.url, engineer.token, id);
+    expect(await afterEof.first).toMatchObject({ type: 'open' });
+    afterEof.eof();
+    afterEof.send('too late');
+    expect((await afterEof.closed).code).toBe(4400);
+
+    const holder = holdForward(h.url, engineer.token, id);
+    await holder.seen((m) => m.type === 'agent');
+    holder.ws.send(Buffer.from('bytes'));
+    expect((await holder.closed).code).toBe(4400);
+    expect((await h.api('GET', `/api/v1/forwards/${id}`)).body.forward.status).toBe('live');
+    await h.api('DELETE', `/api/v1/forwards/${id}`, undefined, engineer.token);
+  });
+
+  it('forward - customers watching the live topic see a forward open and end', async () => {
+    await policy({ forwardMode: 'allow', forwardTargets: [] });
+    const live = new WebSocket(`${h.url.replace('http', 'ws')}/api/v1/live`, {
+      headers: { authorization: `Bearer ${customer.token}` },
+    });
+    const events: any[] = [];
+    live.on('message', (data) => events.push(JSON.parse(String(data))));
+    await new Promise((resolve) => live.once('open', resolve));
+    live.send(JSON.stringify({ type: 'subscribe', topics: ['forwards'] }));
+    await waitFor(() => events.some((e) => e.type === 'subscribed'));
+    const id = (await open(`127.0.0.1:${echo.port}`)).body.forward.id;
+    await h.api('DELETE', `/api/v1/forwards/${id}`, undefined, engineer.token);
+    await waitFor(() =>
+      events.some(
+        (e) =>
+          e.topic === 'forwards' && e.event.forward.id === id && e.event.forward.status === 'ended',
+      ),
+    );
+    expect(
+      events
+        .filter((e) => e.topic === 'forwards' && e.event.forward.id === id)
+        .map((e) => e.event.forward.status),
+    ).toEqual(['live', 'ended']);
+    live.close();
+  });
+
+  it('forward - the OpenAPI document lists every forward route and socket', async () => {
+    const { paths } = (await h.api('GET', '/api/v1/openapi.json')).body;
+    expect(paths['/api/v1/agents/{id}/forwards']).toHaveProperty('post');
+    expect(paths['/api/v1/agents/{id}/forwards']).toHaveProperty('get');
+    expect(paths['/api/v1/forwards/{id}']).toHaveProperty('get');
+    expect(paths['/api/v1/forwards/{id}']).toHaveProperty('delete');
+    expect(paths['/api/v1/forwards/{id}/connect']).toHaveProperty('get');
+    expect(paths['/api/v1/forwards/{id}/socket']).toHaveProperty('get');
   });
 });
