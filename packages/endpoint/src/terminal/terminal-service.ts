@@ -13,10 +13,9 @@ import type { Approvals } from '../consent/approvals.ts';
 import { readPolicy } from '../consent/consent-policy.ts';
 import type { Database, TerminalSessionsTable } from '../store/schema.ts';
 import { LiveSession } from './live-session.ts';
-import { Recorder } from './recorder.ts';
 import { remoteTerminal } from './remote-terminal.ts';
-import { Screen } from './screen.ts';
 import { channelTerminal, type TerminalStream } from './terminal-stream.ts';
+import { TerminalWorkers, type SessionHost } from './terminal-workers.ts';
 
 /** Live topic subject: sessions starting and ending, for whoever may watch them. */
 export const TERMINAL_EVENT_SUBJECT = 'terminal.event';
@@ -34,6 +33,8 @@ export class TerminalService {
   private readonly sessions = new Map<string, LiveSession>();
   private readonly offControl = new Map<string, () => void>();
   private readonly settled = new WeakMap<LiveSession, Promise<void>>();
+  /** The threads that hold the sessions' recordings and screens. */
+  readonly workers: TerminalWorkers;
 
   constructor(
     private readonly deps: {
@@ -46,7 +47,9 @@ export class TerminalService {
       dataDir: string;
       log: Logger;
     },
-  ) {}
+  ) {
+    this.workers = new TerminalWorkers(deps.log);
+  }
 
   get recordingsDir(): string {
     return join(this.deps.dataDir, 'recordings');
@@ -81,16 +84,31 @@ export class TerminalService {
       });
     } catch (error) {
       // Nothing ran: give the approval back, so the engineer can try again once the agent returns.
-      await db
-        .updateTable('approval_requests')
-        .set({ status: 'approved', session_id: null })
-        .where('id', '=', approval.id)
-        .where('session_id', '=', sessionId)
-        .execute();
+      await this.giveBack(approval.id, sessionId);
       throw error;
     }
 
     const policy = await readPolicy(db, agent.account_id);
+    let host: SessionHost;
+    try {
+      host = await this.workers.open(
+        sessionId,
+        {
+          dir: this.recordingsDir,
+          cols: request.cols,
+          rows: request.rows,
+          title: `${p.username} on ${agent.name}`,
+          recordInput: policy.recordInput,
+          started: Date.now(),
+        },
+        log,
+      );
+    } catch (error) {
+      // Without a recording no session runs: hang up, and the approval may be used again.
+      stream.close();
+      await this.giveBack(approval.id, sessionId);
+      throw error;
+    }
     const row: TerminalSessionsTable = {
       id: sessionId,
       agent_id: agent.id,
@@ -111,15 +129,6 @@ export class TerminalService {
       bytes_in: 0,
     };
     await db.insertInto('terminal_sessions').values(row).execute();
-    const recorder = new Recorder({
-      dir: this.recordingsDir,
-      sessionId,
-      cols: request.cols,
-      rows: request.rows,
-      title: `${p.username} on ${agent.name}`,
-      recordInput: policy.recordInput,
-      log,
-    });
     const approver = approval.decided_by
       ? await db
           .selectFrom('users')
@@ -127,14 +136,8 @@ export class TerminalService {
           .where('id', '=', approval.decided_by)
           .executeTakeFirst()
       : null;
-    recorder.marker(approver ? `approved by ${approver.username}` : 'approved by policy');
-    const session = new LiveSession(
-      row,
-      stream,
-      recorder,
-      new Screen(request.cols, request.rows),
-      log,
-    );
+    host.marker(approver ? `approved by ${approver.username}` : 'approved by policy', Date.now());
+    const session = new LiveSession(row, stream, host, log);
     this.sessions.set(sessionId, session);
     this.offControl.set(sessionId, this.listen(session));
     void session.ended.then((end) => this.record(session, end));
@@ -199,6 +202,16 @@ export class TerminalService {
     await Promise.all(sessions.map((s) => this.settled.get(s)));
     this.offControl.forEach((off) => off());
     this.offControl.clear();
+    await this.workers.stop();
+  }
+
+  private async giveBack(approvalId: string, sessionId: string): Promise<void> {
+    await this.deps.db
+      .updateTable('approval_requests')
+      .set({ status: 'approved', session_id: null })
+      .where('id', '=', approvalId)
+      .where('session_id', '=', sessionId)
+      .execute();
   }
 
   private listen(session: LiveSession): () => void {

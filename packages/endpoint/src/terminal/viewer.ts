@@ -67,10 +67,10 @@ export class Viewer {
   }
 
   /** Sends the screen as it was when the snapshot began, then what came after it. */
-  synced(screen: string, cols: number, rows: number): void {
+  synced(screen: Buffer, cols: number, rows: number): void {
     if (this.state !== 'syncing' || !this.open) return;
     this.control({ type: 'snapshot', cols, rows });
-    this.ws.send(Buffer.from(screen, 'utf8'), { binary: true });
+    this.ws.send(screen, { binary: true });
     for (const chunk of this.queue) this.ws.send(chunk, { binary: true });
     this.queue = [];
     this.queued = 0;

@@ -2,10 +2,16 @@
 import WebSocket from 'ws';
 import { waitFor } from './harness.ts';
 
+/**
+ * Output kept for `text()`: the latest 4 MB. The endpoint sends a flood in frames of up to a
+ * few MB, and `waitText` joins and decodes all of it every 50 ms.
+ */
+const KEPT_BYTES = 4 * 1024 * 1024;
+
 export interface TerminalClient {
   ws: WebSocket;
   messages: any[];
-  /** Every binary frame so far, as text (snapshots included). */
+  /** The binary frames so far (the latest 4 MB of them), as text, snapshots included. */
   text(): string;
   bytes(): number;
   type(text: string | Buffer): void;
@@ -22,12 +28,14 @@ export function terminalClient(url: string, path: string, token: string): Termin
   });
   const messages: any[] = [];
   const chunks: Buffer[] = [];
+  let kept = 0;
   let total = 0;
   ws.on('message', (data: Buffer, isBinary) => {
     if (isBinary) {
       chunks.push(data);
+      kept += data.length;
       total += data.length;
-      if (chunks.length > 2048) chunks.splice(0, chunks.length - 1024);
+      while (kept - chunks[0].length >= KEPT_BYTES) kept -= chunks.shift()!.length;
     } else messages.push(JSON.parse(data.toString()));
   });
   ws.on('error', () => {});
