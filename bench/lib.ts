@@ -136,6 +136,21 @@ export function rssKb(pid: number): number {
   return Number(match[1]);
 }
 
+/** Linux counts CPU time in clock ticks; USER_HZ is 100 on every mainstream kernel build. */
+const CLOCK_TICKS_PER_S = 100;
+
+/**
+ * CPU time (user + system, all threads) a process has used so far, in ms. Unlike wall-clock
+ * rates it barely moves with what else the machine is doing, so it compares runs on a
+ * shared machine.
+ */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may hold spaces; utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The endpoint as its own process, through the `tether serve` command.
 

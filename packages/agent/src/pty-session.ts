@@ -3,6 +3,7 @@ import type { ServerChannel, Session } from 'ssh2';
 import type { Logger } from 'pino';
 import type { IPty } from '@lydell/node-pty';
 import { TERMINAL_MAX_COLS, TERMINAL_MAX_ROWS } from '@tether/protocol';
+import { OutputBatch } from '@tether/protocol/output-batch';
 import { loadPty } from './native-addons.ts';
 
 /** A default PATH for agents started by systemd with an empty environment. */
@@ -98,32 +99,24 @@ function startShell(
   });
   log.info({ pid: pty.pid, shell, cols: size.cols, rows: size.rows }, 'terminal started');
 
-  // A pty hands over reads of a few bytes at a time under a flood (median 156 B measured
-  // with `base64`); what arrives within one turn of the event loop goes out as one SSH packet,
-  // which the endpoint then relays as one piece. Backpressure: while the channel's window is
-  // full, stop reading the pty, so a flood (`yes`) blocks in the kernel and the engineer's
-  // Ctrl-C still gets through.
-  let pending: Buffer[] = [];
-  const send = (): void => {
-    const out = pending.length === 1 ? pending[0] : Buffer.concat(pending);
-    pending = [];
+  // Reads are gathered into larger SSH packets (protocol's output-batch.ts). Backpressure:
+  // while the channel's window is full, stop reading the pty, so a flood (`yes`) blocks in the
+  // kernel and the engineer's Ctrl-C still gets through.
+  const batch = new OutputBatch((piece) => {
     // Output after the endpoint hung up has nobody to go to.
-    if (out.length === 0 || !channel.writable) return;
-    if (!channel.write(out)) {
+    if (!channel.writable) return;
+    if (!channel.write(piece)) {
       pty.pause();
       channel.once('drain', () => pty.resume());
     }
-  };
-  pty.onData((data) => {
-    if (pending.length === 0) setImmediate(send);
-    pending.push(data as unknown as Buffer);
   });
+  pty.onData((data) => batch.push(data as unknown as Buffer));
   channel.on('data', (chunk: Buffer) => pty.write(chunk as unknown as string));
 
   let exited = false;
   pty.onExit(({ exitCode, signal }) => {
     exited = true;
-    send();
+    batch.flush();
     log.info({ exitCode, signal }, 'terminal ended');
     if (signal) channel.exit(signalName(signal), false, '');
     else channel.exit(exitCode);

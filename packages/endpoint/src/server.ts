@@ -32,6 +32,7 @@ import { serveRemoteExecs } from './exec/remote-exec.ts';
 import { Approvals } from './consent/approvals.ts';
 import { consentRoutes } from './consent/consent-routes.ts';
 import { serveRemoteTerminals } from './terminal/remote-terminal.ts';
+import { serveRemoteWatches } from './terminal/remote-watch.ts';
 import { TerminalService } from './terminal/terminal-service.ts';
 import { terminalRoutes } from './terminal/terminal-routes.ts';
 import { terminalSockets } from './terminal/terminal-socket.ts';
@@ -284,6 +285,12 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
     nodeLog.child({ module: 'relay' }),
   );
   const stopFileRelay = serveRemoteSftp(bus, nodeId, hub, nodeLog.child({ module: 'relay' }));
+  const stopWatchRelay = serveRemoteWatches(
+    bus,
+    nodeId,
+    (id) => terminals.local(id),
+    nodeLog.child({ module: 'relay' }),
+  );
   const interrupted = await exec.recoverInterrupted();
   if (interrupted > 0)
     nodeLog.warn({ interrupted }, 'marked commands cut off by the last stop as interrupted');
@@ -319,6 +326,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<RunningEn
         stopTerminalRelay();
         stopForwardRelay();
         stopFileRelay();
+        stopWatchRelay();
         approvals.stop();
         await forwards.stop();
         await terminals.stop();

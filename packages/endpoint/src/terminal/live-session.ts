@@ -1,13 +1,12 @@
 /**
  * One live terminal session on the node that runs it: pty bytes go to every viewer and to the
- * session's worker thread (recording and headless screen, see terminal-workers.ts); only the
- * engineer's keystrokes go back to the pty. Output that arrives within one turn of the event
- * loop is relayed as one piece: a pty hands over reads of a few bytes at a time (median 156 B
- * measured under `base64`), and every piece costs a frame and a write per viewer.
+ * session's worker thread (recording and headless screen, see terminal-workers.ts), gathered
+ * into larger pieces first (protocol's output-batch.ts); only the engineer's keystrokes go back to the pty.
  * Backpressure: the engineer's socket and the headless screen may pause the pty; observers
  * never can (they fall behind and are resynced instead).
  */
 import type { Logger } from 'pino';
+import { OutputBatch } from '@tether/protocol/output-batch';
 import type { Principal } from '../auth/principal.ts';
 import type { TerminalSessionsTable } from '../store/schema.ts';
 import type { SessionHost } from './terminal-workers.ts';
@@ -41,9 +40,7 @@ export class LiveSession {
   private screenPending = 0;
   private pausedBy = new Set<'engineer' | 'screen'>();
   private poll: NodeJS.Timeout | null = null;
-  /** Output of this turn of the event loop, relayed together once the turn ends. */
-  private pendingOut: Buffer[] = [];
-  private pendingBytes = 0;
+  private readonly batch = new OutputBatch((piece) => this.relay(piece));
   private ending: { by: Principal | null; reason: string } | null = null;
   private finished = false;
   /** Settles once the session has ended and everyone was told. */
@@ -98,7 +95,7 @@ export class LiveSession {
 
   input(bytes: Buffer): void {
     if (this.finished) return;
-    this.relay();
+    this.batch.flush();
     this.bytesIn += bytes.length;
     this.host.input(bytes, Date.now());
     this.stream.write(bytes);
@@ -106,7 +103,7 @@ export class LiveSession {
 
   resize(cols: number, rows: number): void {
     if (this.finished) return;
-    this.relay();
+    this.batch.flush();
     this.cols = cols;
     this.rows = rows;
     this.stream.resize(cols, rows);
@@ -116,7 +113,7 @@ export class LiveSession {
 
   marker(label: string): void {
     if (this.finished) return;
-    this.relay();
+    this.batch.flush();
     this.host.marker(label, Date.now());
   }
 
@@ -134,21 +131,11 @@ export class LiveSession {
   }
 
   private output(chunk: Buffer): void {
-    if (this.finished) return;
-    if (this.pendingOut.length === 0) setImmediate(() => this.relay());
-    this.pendingOut.push(chunk);
-    this.pendingBytes += chunk.length;
+    if (!this.finished) this.batch.push(chunk);
   }
 
-  /** Sends the output gathered so far to the worker and the viewers, as one piece. */
-  private relay(): void {
-    if (this.pendingOut.length === 0) return;
-    const chunk =
-      this.pendingOut.length === 1
-        ? this.pendingOut[0]
-        : Buffer.concat(this.pendingOut, this.pendingBytes);
-    this.pendingOut = [];
-    this.pendingBytes = 0;
+  /** Sends a piece of output to the worker and the viewers. */
+  private relay(chunk: Buffer): void {
     this.bytesOut += chunk.length;
     this.host.output(chunk, Date.now());
     this.screenPending += chunk.length;
@@ -220,13 +207,20 @@ export class LiveSession {
   /** Viewers hear of the end once the recording is closed on disk, last marker included. */
   private finish(status: 'ended' | 'interrupted', reason: string): void {
     if (this.finished) return;
-    this.relay();
+    this.batch.flush();
     this.finished = true;
     if (this.poll) clearInterval(this.poll);
     const by = status === 'ended' ? (this.ending?.by ?? null) : null;
     const label = `${status}${by ? ` by ${by.username}` : ''}: ${reason}`;
     void this.host.close(label, Date.now()).then(() => {
-      this.log.info({ status, reason, bytesOut: this.bytesOut }, 'terminal session finished');
+      this.log.info(
+        {
+          status,
+          reason,
+          bytesOut: this.bytesOut,
+        },
+        'terminal session finished',
+      );
       for (const viewer of this.viewers) {
         viewer.control({ type: 'ended', by: by?.username ?? null, reason, status });
         viewer.ws.close(1000, 'session ended');

@@ -24,57 +24,41 @@ CLASS[0xc2] = 2;
 CLASS[0xe0] = 2;
 CLASS[0xf0] = 2;
 /** For a class-2 lead byte, the lowest next byte that keeps it plain. */
-const LOWEST_SAFE_NEXT: Record<number, number> = { 0xc2: 0xa0, 0xe0: 0xa0, 0xf0: 0x90 };
+const LOWEST_SAFE_NEXT = new Uint8Array(256);
+LOWEST_SAFE_NEXT[0xc2] = 0xa0;
+LOWEST_SAFE_NEXT[0xe0] = 0xa0;
+LOWEST_SAFE_NEXT[0xf0] = 0x90;
 
 const LF = 0x0a;
 const CR = 0x0d;
 
 /**
- * How many bytes at the start of `chunks` (read in order as one stream) can be dropped, given
- * that `keepLines` LFs must follow the CR the kept part starts syncing from. The cut always
- * falls just after an LF; 0 means nothing can be dropped.
+ * How many bytes at the start of `data` can be dropped, given that `keepLines` LFs must follow
+ * the CR the kept part starts syncing from. The cut always falls just after an LF; 0 means
+ * nothing can be dropped. One pass finds where the plain text ends; the LFs and the CR are
+ * then found backwards from there with native searches.
  */
-export function skippablePrefix(chunks: readonly Uint8Array[], keepLines: number): number {
-  const { end, lineFeeds } = plainRun(chunks);
-  if (lineFeeds <= keepLines) return 0;
-
-  // The last CR that still has keepLines LFs after it, and the last LF before that CR.
-  const crBefore = lineFeeds - keepLines;
-  let seen = 0;
-  let lastLf = -1;
-  let cut = 0;
-  let at = 0;
-  for (const chunk of chunks) {
-    for (let i = 0; i < chunk.length && at < end; i++, at++) {
-      const byte = chunk[i];
-      if (byte === LF) {
-        seen += 1;
-        if (seen > crBefore) return cut;
-        lastLf = at;
-      } else if (byte === CR && lastLf >= 0) cut = lastLf + 1;
-    }
+export function skippablePrefix(data: Uint8Array, keepLines: number): number {
+  const end = plainEnd(data);
+  const bytes = Buffer.from(data.buffer, data.byteOffset, end);
+  let lastKept = end;
+  for (let k = 0; k < keepLines; k++) {
+    lastKept = lastKept > 0 ? bytes.lastIndexOf(LF, lastKept - 1) : -1;
+    if (lastKept < 0) return 0;
   }
-  return cut;
+  const sync = lastKept > 0 ? bytes.lastIndexOf(CR, lastKept - 1) : -1;
+  if (sync <= 0) return 0;
+  return bytes.lastIndexOf(LF, sync - 1) + 1;
 }
 
-/** Where the plain run at the head ends (exclusive), and how many LFs it holds. */
-function plainRun(chunks: readonly Uint8Array[]): { end: number; lineFeeds: number } {
-  let at = 0;
-  let lineFeeds = 0;
-  let lead = 0;
-  for (const chunk of chunks) {
-    for (let i = 0; i < chunk.length; i++, at++) {
-      const byte = chunk[i];
-      if (lead !== 0) {
-        if (byte < LOWEST_SAFE_NEXT[lead]) return { end: at - 1, lineFeeds };
-        lead = 0;
-      }
-      const kind = CLASS[byte];
-      if (kind === 0) return { end: at, lineFeeds };
-      if (kind === 2) lead = byte;
-      else if (byte === LF) lineFeeds += 1;
-    }
+/** Where the plain text at the start of `data` ends (exclusive). */
+function plainEnd(data: Uint8Array): number {
+  const n = data.length;
+  for (let i = 0; i < n; i++) {
+    const kind = CLASS[data[i]];
+    if (kind === 1) continue;
+    // A lead byte at the very end waits for its next byte: the run stops before it.
+    if (kind === 0 || i + 1 === n || data[i + 1] < LOWEST_SAFE_NEXT[data[i]]) return i;
   }
-  // A lead byte at the very end waits for its next byte: the run stops before it.
-  return { end: lead !== 0 ? at - 1 : at, lineFeeds };
+  return n;
 }

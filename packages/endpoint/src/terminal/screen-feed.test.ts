@@ -1,7 +1,7 @@
 /** The screen feed: skipping a flood's plain text must leave the very screen a full parse leaves. */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { SKIP_AFTER_BYTES, ScreenFeed } from './screen-feed.ts';
+import { GATHER_BYTES, ScreenFeed } from './screen-feed.ts';
 import { skippablePrefix } from './plain-text.ts';
 import { Screen } from './screen.ts';
 
@@ -38,13 +38,15 @@ function chunked(input: Buffer, seed: number): Buffer[] {
 
 /**
  * The screen after parsing every byte, and after the feed (which may skip), side by side. A
- * buffer is cut at random places; a list of chunks is written as given.
+ * buffer is cut at random places; a list of chunks is written as given, and at each 'parse'
+ * the feed is made to parse everything so far before the next chunk comes.
  */
 async function bothWays(
-  input: Buffer | Buffer[],
+  input: Buffer | Array<Buffer | 'parse'>,
   seed = 1,
 ): Promise<{ full: string; fed: string; skipped: number }> {
-  const chunks = Array.isArray(input) ? input : chunked(input, seed);
+  const steps = Array.isArray(input) ? input : chunked(input, seed);
+  const chunks = steps.filter((step): step is Buffer => step !== 'parse');
   const length = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
   const reference = new Screen(COLS, ROWS);
   for (const chunk of chunks) reference.write(chunk);
@@ -53,7 +55,10 @@ async function bothWays(
 
   let consumed = 0;
   const feed = new ScreenFeed(COLS, ROWS, (n) => (consumed += n));
-  for (const chunk of chunks) feed.write(chunk);
+  for (const step of steps) {
+    if (step === 'parse') await feed.snapshot();
+    else feed.write(step);
+  }
   const { screen: fed } = await feed.snapshot();
   const skipped = feed.skipped;
   feed.dispose();
@@ -93,12 +98,12 @@ describe('screen feed', () => {
 
   it('screen feed - a scroll region, a split escape or a C1 control stops the skip', async () => {
     const flood = () => base64Lines(8e5);
-    const cases: Array<[string, Buffer[]]> = [
+    const cases: Array<[string, Array<Buffer | 'parse'>]> = [
       // The cursor above or below a scroll region writes rows that plain text never scrolls.
       ['above the region', [Buffer.from(`\x1b[5;20r\x1b[1;1H${flood()}${flood()}`)]],
       ['below the region', [Buffer.from(`\x1b[3;10r\x1b[15;1H${flood()}${flood()}`)]],
       // The escape's last byte arrives with the flood: what follows it finishes the sequence.
-      ['split escape', [Buffer.from('\x1b[?1049'), Buffer.from(`h${flood()}${flood()}`)]],
+      ['split escape', [Buffer.from('\x1b[?1049'), 'parse', Buffer.from(`h${flood()}${flood()}`)]],
       // U+009B is CSI: in UTF-8 it is C2 9B, and it switches to the alternate screen here.
       ['C1 control', [Buffer.from(`${flood()}\xc2\x9b?1049h${flood()}`, 'latin1')]],
       ['inside an OSC title', [Buffer.from(`\x1b]0;${flood()}\x07${PROMPT}`)]],
@@ -159,7 +164,7 @@ describe('screen feed', () => {
     const image = feed.snapshot();
     feed.write(Buffer.from(`\r\n${base64Lines(2e6)}after`));
     expect((await image).screen).toBe(expected);
-    expect(feed.skipped).toBeGreaterThan(SKIP_AFTER_BYTES);
+    expect(feed.skipped).toBeGreaterThan(GATHER_BYTES);
     expect((await feed.snapshot()).screen).toContain('after');
     feed.dispose();
   });
@@ -170,11 +175,12 @@ describe('plain text', () => {
     const lines = (n: number, from = 0) =>
       Array.from({ length: n }, (_, i) => `l${from + i}\r\n`).join('');
     const text = Buffer.from(lines(10) + lines(5, 10));
-    expect(skippablePrefix([text], 5)).toBe(Buffer.from(lines(10)).length);
-    expect(skippablePrefix([text], 15)).toBe(0);
-    expect(skippablePrefix([Buffer.from(`a\x1b[31m${lines(20)}`)], 5)).toBe(0);
-    // Split into one-byte chunks, the answer is the same.
-    const bytes = [...text].map((b) => Buffer.from([b]));
-    expect(skippablePrefix(bytes, 5)).toBe(Buffer.from(lines(10)).length);
+    expect(skippablePrefix(text, 5)).toBe(Buffer.from(lines(10)).length);
+    expect(skippablePrefix(text, 15)).toBe(0);
+    expect(skippablePrefix(Buffer.from(`a\x1b[31m${lines(20)}`), 5)).toBe(0);
+    // Text after the first non-plain byte does not count: too few lines before it.
+    expect(skippablePrefix(Buffer.from(`${lines(4)}\x1b[31m${lines(20)}`), 5)).toBe(0);
+    // Without a CR nothing syncs the column.
+    expect(skippablePrefix(Buffer.from('x\n'.repeat(50)), 5)).toBe(0);
   });
 });

@@ -9,11 +9,15 @@ import { z } from 'zod';
 import { TerminalClientMessage, TetherError, type TerminalServerMessage } from '@tether/protocol';
 import { canDriveTerminal, canEndTerminal, canWatchTerminal } from '../audit/visibility.ts';
 import { actorOf } from '../agents/guard.ts';
+import type { Principal } from '../auth/principal.ts';
+import { newId } from '../auth/secrets.ts';
 import { wsGate, wsPrincipal } from '../http/ws-auth.ts';
 import { parseJson, sendJson } from '../http/ws-json.ts';
 import type { Services } from '../services.ts';
+import type { TerminalSessionsTable } from '../store/schema.ts';
 import type { LiveSession } from './live-session.ts';
-import { Viewer } from './viewer.ts';
+import { watchRemote } from './remote-watch.ts';
+import { Viewer, type ViewerRole } from './viewer.ts';
 
 /** Control frames are a few dozen bytes; anything far larger is not from a real client. */
 const MAX_CONTROL_BYTES = 4 * 1024;
@@ -111,17 +115,20 @@ export function terminalSockets(app: FastifyInstance, s: Services): void {
             new TetherError('gone', `the session has ${row.status}; play its recording instead`),
           );
         const session = s.terminals.local(id);
-        if (!session)
-          // Shortcoming: watching a session that another endpoint process runs is not relayed
-          // over the bus yet (the engineer's socket and ending it are). Such an observer gets
-          // 503 and must reach the process running the session, e.g. by a sticky balancer.
-          return refuse(
-            ws,
-            new TetherError('unavailable', 'the session runs on another endpoint process'),
-          );
-        const viewer = new Viewer(ws, principal, 'observer');
-        attach(s, session, viewer);
-        session.marker(`joined: ${principal.username}`);
+        if (session) {
+          const viewer = new Viewer(ws, principal, 'observer');
+          attach(s, session, viewer);
+          session.marker(`joined: ${principal.username}`);
+        } else if (row.node_id !== s.nodeId) {
+          try {
+            await watchElsewhere(s, row, principal, ws);
+          } catch (error) {
+            if (!(error instanceof TetherError)) throw error;
+            return refuse(ws, error);
+          }
+        } else {
+          return refuse(ws, new TetherError('gone', 'the session has ended'));
+        }
         await s.audit.append({
           kind: 'terminalJoined',
           actor: actorOf(principal),
@@ -139,21 +146,65 @@ export function terminalSockets(app: FastifyInstance, s: Services): void {
   );
 }
 
+/**
+ * A watcher whose socket landed on this process while another runs the session: the bus
+ * carries the session's output here (remote-watch.ts). Ending it works as for a local
+ * watcher; keystrokes are dropped here and never leave this process.
+ */
+async function watchElsewhere(
+  s: Services,
+  row: TerminalSessionsTable,
+  principal: Principal,
+  ws: WebSocket,
+): Promise<void> {
+  // The watcher may hang up while the other node is still answering.
+  let leave: (() => void) | null = null;
+  let gone = false;
+  ws.on('close', () => {
+    gone = true;
+    leave?.();
+  });
+  leave = await watchRemote(
+    s.bus,
+    row.node_id,
+    { sessionId: row.id, watchId: newId(), principal },
+    {
+      binary: (chunk, written) => {
+        if (ws.readyState === ws.OPEN) ws.send(chunk, { binary: true }, written);
+      },
+      text: (message) => {
+        if (ws.readyState === ws.OPEN) ws.send(message);
+      },
+      close: (code, reason) => ws.close(code, reason),
+    },
+  );
+  let dropAudited = false;
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    if (isBinary) {
+      if (!dropAudited) dropKeystrokes(s, row, principal, ws, data.length, 'observer');
+      dropAudited = true;
+      return;
+    }
+    const message = controlMessage(ws, data);
+    if (!message) return;
+    if (message.type === 'resize') return error(ws, 'forbidden', 'this view is read-only');
+    if (!canEndTerminal(principal, row))
+      return error(ws, 'forbidden', 'you may not end this session');
+    s.terminals.end(principal, row, `ended by ${principal.username}`);
+  });
+  if (gone) leave();
+  s.log.debug({ sessionId: row.id, node: row.node_id }, 'watching a session on another node');
+}
+
 function attach(s: Services, session: LiveSession, viewer: Viewer): void {
-  const { ws, principal } = viewer;
+  const { principal } = viewer;
+  const ws = viewer.ws as WebSocket;
   const log = s.log.child({ sessionId: session.id, user: principal.username, role: viewer.role });
   session.join(viewer);
   ws.on('message', (data: Buffer, isBinary: boolean) => {
     if (isBinary) return keystrokes(s, session, viewer, data);
-    if (data.length > MAX_CONTROL_BYTES)
-      return error(ws, 'invalid_request', 'control frame too large');
-    const parsed = TerminalClientMessage.safeParse(parseJson(data.toString('utf8')));
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const where = issue?.path.join('.') || 'message';
-      return error(ws, 'invalid_request', `${where}: ${issue?.message.toLowerCase() ?? 'invalid'}`);
-    }
-    const message = parsed.data;
+    const message = controlMessage(ws, data);
+    if (!message) return;
     if (message.type === 'resize') {
       if (viewer.role !== 'engineer') return error(ws, 'forbidden', 'this view is read-only');
       log.debug({ cols: message.cols, rows: message.rows }, 'resize');
@@ -171,24 +222,51 @@ function attach(s: Services, session: LiveSession, viewer: Viewer): void {
   });
 }
 
+/** A text frame as a client message, or null after telling the client what is wrong with it. */
+function controlMessage(ws: WebSocket, data: Buffer): TerminalClientMessage | null {
+  if (data.length > MAX_CONTROL_BYTES) {
+    error(ws, 'invalid_request', 'control frame too large');
+    return null;
+  }
+  const parsed = TerminalClientMessage.safeParse(parseJson(data.toString('utf8')));
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const where = issue?.path.join('.') || 'message';
+  error(ws, 'invalid_request', `${where}: ${issue?.message.toLowerCase() ?? 'invalid'}`);
+  return null;
+}
+
 function keystrokes(s: Services, session: LiveSession, viewer: Viewer, data: Buffer): void {
   if (viewer.role === 'engineer' && canDriveTerminal(viewer.principal, session.row))
     return session.input(data);
   if (viewer.inputDropAudited) return;
   viewer.inputDropAudited = true;
-  error(viewer.ws, 'forbidden', 'this view is read-only: keystrokes are dropped');
+  const ws = viewer.ws as WebSocket;
+  dropKeystrokes(s, session.row, viewer.principal, ws, data.length, viewer.role);
+}
+
+/** Keystrokes from a read-only view: the viewer is told once, and it is audited once. */
+function dropKeystrokes(
+  s: Services,
+  row: TerminalSessionsTable,
+  principal: Principal,
+  ws: WebSocket,
+  bytes: number,
+  role: ViewerRole,
+): void {
+  error(ws, 'forbidden', 'this view is read-only: keystrokes are dropped');
   void s.audit
     .append({
       kind: 'terminalInputDropped',
-      actor: actorOf(viewer.principal),
-      accountId: session.row.account_id,
-      agentId: session.row.agent_id,
-      ticketId: session.row.ticket_id,
-      sessionId: session.id,
-      params: { bytes: data.length, role: viewer.role },
+      actor: actorOf(principal),
+      accountId: row.account_id,
+      agentId: row.agent_id,
+      ticketId: row.ticket_id,
+      sessionId: row.id,
+      params: { bytes, role },
       result: { allowed: false, reason: 'read-only viewer' },
     })
-    .catch((err) => s.log.error({ err, sessionId: session.id }, 'cannot audit dropped input'));
+    .catch((err) => s.log.error({ err, sessionId: row.id }, 'cannot audit dropped input'));
 }
 
 function error(ws: WebSocket, code: string, message: string): void {

@@ -3,6 +3,7 @@
  * (UTF-8 decoding, JSON escaping, file writes, keyframes) and the headless screen. The main
  * thread only relays bytes; everything here is paid once per session, off its event loop.
  */
+import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { Recorder } from './recorder.ts';
 import { ScreenFeed } from './screen-feed.ts';
@@ -10,6 +11,18 @@ import type { FromWorker, OpenSession, ToWorker } from './terminal-workers.ts';
 
 /** Parsed bytes are acknowledged in batches of this much, and whenever the screen caught up. */
 const ACK_BYTES = 64 * 1024;
+/**
+ * This thread yields the CPU to the event loop, which relays every keystroke's echo: on a busy
+ * machine a session's screen may lag (the pty then waits for it), never another one's typing.
+ * Linux counts niceness per thread; 10 gives this thread about a tenth of a contended core.
+ */
+const WORKER_NICENESS = 10;
+
+try {
+  setPriority(WORKER_NICENESS);
+} catch {
+  // Where threads have no priority of their own (or it cannot be lowered) it stays as it is.
+}
 
 const port = parentPort!;
 const encoder = new TextEncoder();

@@ -1,5 +1,5 @@
 /** The terminal worker threads: they come and go with the sessions, and a dead one ends its own. */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
@@ -73,6 +73,31 @@ it('terminal workers - threads start with sessions and end with the last one', a
   await second.client.waitMessage('ended');
   await waitFor(() => workers.running === 0, 5_000, 'the last worker to end');
 });
+
+/** Niceness of each thread of this process, by thread id (Linux: /proc/self/task). */
+function threadNiceness(): Map<number, number> {
+  const nice = new Map<number, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    // After the command name: state is field 3 of stat(5), nice field 19.
+    nice.set(Number(tid), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
+  }
+  return nice;
+}
+
+it.runIf(process.platform === 'linux')(
+  'terminal workers - the worker runs below the event loop, which relays the typing',
+  async () => {
+    const before = threadNiceness();
+    const { client } = await session();
+    const nice = threadNiceness();
+    expect(nice.get(process.pid)).toBe(0);
+    const started = [...nice].filter(([tid, n]) => !before.has(tid) && n === 10);
+    expect(started).toHaveLength(1);
+    client.control({ type: 'end' });
+    await client.waitMessage('ended');
+  },
+);
 
 it('terminal workers - a worker that dies ends its sessions as interrupted, with an error logged', async () => {
   const { workers, recordingsDir } = h.endpoint.services.terminals;

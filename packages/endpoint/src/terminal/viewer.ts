@@ -3,10 +3,8 @@
  * the socket keeps up; an observer that falls more than VIEWER_BUFFER_BYTES behind stops getting
  * bytes and, once its socket has drained, is resynced from the session's headless screen.
  */
-import type WebSocket from 'ws';
 import type { TerminalServerMessage } from '@tether/protocol';
 import type { Principal } from '../auth/principal.ts';
-import { sendJson } from '../http/ws-json.ts';
 
 /** An observer may lag this far behind before its backlog is dropped (the issue's 1 MiB). */
 export const VIEWER_BUFFER_BYTES = 1024 * 1024;
@@ -15,6 +13,19 @@ export const VIEWER_RESYNC_BYTES = 64 * 1024;
 
 export type ViewerRole = 'engineer' | 'observer';
 type State = 'syncing' | 'live' | 'behind';
+
+/**
+ * What a viewer needs of its socket: a `ws` WebSocket, or a watcher on another endpoint
+ * process reached over the bus (remote-watch.ts), where `bufferedAmount` counts the bytes that
+ * process has not yet written to its own socket.
+ */
+export interface ViewerSocket {
+  readonly readyState: number;
+  readonly OPEN: number;
+  readonly bufferedAmount: number;
+  send(data: Buffer | string, options?: { binary?: boolean }): void;
+  close(code?: number, reason?: string): void;
+}
 
 export class Viewer {
   private state: State = 'syncing';
@@ -26,7 +37,7 @@ export class Viewer {
   resyncs = 0;
 
   constructor(
-    readonly ws: WebSocket,
+    readonly ws: ViewerSocket,
     readonly principal: Principal,
     readonly role: ViewerRole,
   ) {}
@@ -40,7 +51,7 @@ export class Viewer {
   }
 
   control(message: TerminalServerMessage): void {
-    sendJson(this.ws, message);
+    if (this.open) this.ws.send(JSON.stringify(message));
   }
 
   /** Terminal bytes: sent, queued while a snapshot is being made, or dropped when behind. */
