@@ -89,7 +89,10 @@ describe('cli - end to end', () => {
   });
 
   it('cli - exec streams 256 MiB into a slow reader in bounded memory', async () => {
-    const args = ['exec', AGENT_NAME, '--', 'head', '-c', String(BIG_OUTPUT_BYTES), '/dev/zero'];
+    // The slow reader makes this take tens of seconds on a loaded machine: a deadline of its own,
+    // so the test is about memory, not the default 30 s command timeout.
+    const head = ['head', '-c', String(BIG_OUTPUT_BYTES), '/dev/zero'];
+    const args = ['exec', AGENT_NAME, '--timeout', '5m', '--', ...head];
     const child = spawn(process.execPath, [BIN, ...args], {
       env: h.childEnv(),
       stdio: ['ignore', 'pipe', 'pipe'],
